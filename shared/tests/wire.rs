@@ -1,0 +1,297 @@
+//! The wire format, pinned: every variant's exact JSON, and every example in PROTOCOL.md.
+//!
+//! A renamed field or variant must break these tests, not a browser.
+
+use shared::{
+    ClientMessage, ErrorCode, IceCandidate, IceServer, IceTransportPolicy, ParseError, PeerId,
+    RoomName, ServerMessage,
+};
+
+fn room(name: &str) -> RoomName {
+    RoomName::new(name).expect("test room names are valid")
+}
+
+fn peer(id: &str) -> PeerId {
+    PeerId::new(id)
+}
+
+fn candidate() -> IceCandidate {
+    IceCandidate {
+        candidate: Some("candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host".into()),
+        sdp_mid: Some("0".into()),
+        sdp_m_line_index: Some(0),
+        username_fragment: Some("abcd".into()),
+    }
+}
+
+/// Every client message, next to the exact JSON it has on the wire.
+fn client_examples() -> Vec<(ClientMessage, &'static str)> {
+    vec![
+        (
+            ClientMessage::Join {
+                room: room("blue-fox"),
+            },
+            r#"{"type":"join","room":"blue-fox"}"#,
+        ),
+        (ClientMessage::IceServers, r#"{"type":"ice_servers"}"#),
+        (
+            ClientMessage::Offer {
+                sdp: "v=0\r\n".into(),
+                to: None,
+            },
+            r#"{"type":"offer","sdp":"v=0\r\n"}"#,
+        ),
+        (
+            ClientMessage::Offer {
+                sdp: "v=0".into(),
+                to: Some(peer("p2")),
+            },
+            r#"{"type":"offer","sdp":"v=0","to":"p2"}"#,
+        ),
+        (
+            ClientMessage::Answer {
+                sdp: "v=0".into(),
+                to: None,
+            },
+            r#"{"type":"answer","sdp":"v=0"}"#,
+        ),
+        (
+            ClientMessage::Candidate {
+                candidate: Some(candidate()),
+                to: None,
+            },
+            r#"{"type":"candidate","candidate":{"candidate":"candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"abcd"}}"#,
+        ),
+        (
+            ClientMessage::Candidate {
+                candidate: Some(IceCandidate {
+                    candidate: Some(String::new()),
+                    ..IceCandidate::default()
+                }),
+                to: None,
+            },
+            r#"{"type":"candidate","candidate":{"candidate":""}}"#,
+        ),
+        (
+            ClientMessage::Candidate {
+                candidate: None,
+                to: None,
+            },
+            r#"{"type":"candidate","candidate":null}"#,
+        ),
+        (ClientMessage::Leave, r#"{"type":"leave"}"#),
+        (ClientMessage::Ping, r#"{"type":"ping"}"#),
+    ]
+}
+
+/// Every server message, next to the exact JSON it has on the wire.
+fn server_examples() -> Vec<(ServerMessage, &'static str)> {
+    vec![
+        (
+            ServerMessage::Joined {
+                room: room("r"),
+                you: peer("p2"),
+                peers: vec![peer("p1")],
+            },
+            r#"{"type":"joined","room":"r","you":"p2","peers":["p1"]}"#,
+        ),
+        (
+            ServerMessage::Ready { room: room("r") },
+            r#"{"type":"ready","room":"r"}"#,
+        ),
+        (
+            ServerMessage::Full {
+                room: room("r"),
+                capacity: 2,
+            },
+            r#"{"type":"full","room":"r","capacity":2}"#,
+        ),
+        (
+            ServerMessage::PeerJoined { peer: peer("p2") },
+            r#"{"type":"peer_joined","peer":"p2"}"#,
+        ),
+        (
+            ServerMessage::PeerLeft { peer: peer("p2") },
+            r#"{"type":"peer_left","peer":"p2"}"#,
+        ),
+        (
+            ServerMessage::IceServers {
+                ice_servers: vec![
+                    IceServer::open(["stun:stun.example.com:3478"]),
+                    IceServer {
+                        urls: vec!["turn:turn.example.com:3478?transport=udp".into()],
+                        username: Some("1700000000:p1".into()),
+                        credential: Some("c2VjcmV0".into()),
+                    },
+                ],
+                ttl: 3600,
+                ice_transport_policy: IceTransportPolicy::All,
+            },
+            r#"{"type":"ice_servers","ice_servers":[{"urls":["stun:stun.example.com:3478"]},{"urls":["turn:turn.example.com:3478?transport=udp"],"username":"1700000000:p1","credential":"c2VjcmV0"}],"ttl":3600}"#,
+        ),
+        (
+            ServerMessage::IceServers {
+                ice_servers: vec![],
+                ttl: 60,
+                ice_transport_policy: IceTransportPolicy::Relay,
+            },
+            r#"{"type":"ice_servers","ice_servers":[],"ttl":60,"ice_transport_policy":"relay"}"#,
+        ),
+        (
+            ServerMessage::Offer {
+                sdp: "v=0".into(),
+                from: peer("p1"),
+                to: None,
+            },
+            r#"{"type":"offer","sdp":"v=0","from":"p1"}"#,
+        ),
+        (
+            ServerMessage::Answer {
+                sdp: "v=0".into(),
+                from: peer("p2"),
+                to: Some(peer("p1")),
+            },
+            r#"{"type":"answer","sdp":"v=0","from":"p2","to":"p1"}"#,
+        ),
+        (
+            ServerMessage::Candidate {
+                candidate: None,
+                from: peer("p1"),
+                to: None,
+            },
+            r#"{"type":"candidate","candidate":null,"from":"p1"}"#,
+        ),
+        (ServerMessage::Pong, r#"{"type":"pong"}"#),
+        (
+            ServerMessage::error(ErrorCode::NoPeer, "Nobody else is in the room yet."),
+            r#"{"type":"error","code":"no_peer","message":"Nobody else is in the room yet."}"#,
+        ),
+    ]
+}
+
+/// Each client message serializes to exactly its pinned JSON and parses back to itself.
+#[test]
+fn client_messages_round_trip_to_pinned_json() {
+    for (message, json) in client_examples() {
+        assert_eq!(serde_json::to_string(&message).expect("serializes"), json);
+        assert_eq!(ClientMessage::parse(json), Ok(message));
+    }
+}
+
+/// Each server message serializes to exactly its pinned JSON and parses back to itself.
+#[test]
+fn server_messages_round_trip_to_pinned_json() {
+    for (message, json) in server_examples() {
+        assert_eq!(serde_json::to_string(&message).expect("serializes"), json);
+        assert_eq!(
+            serde_json::from_str::<ServerMessage>(json).expect("parses"),
+            message
+        );
+    }
+}
+
+/// Every error code has the snake_case wire name its `as_str` promises.
+#[test]
+fn error_codes_use_their_wire_names() {
+    use ErrorCode::*;
+    for code in [
+        BadMessage,
+        TooLarge,
+        InvalidRoom,
+        NotInRoom,
+        AlreadyInRoom,
+        NoPeer,
+        UnknownPeer,
+        RateLimited,
+        IceUnavailable,
+        Unavailable,
+    ] {
+        assert_eq!(
+            serde_json::to_string(&code).expect("serializes"),
+            format!("\"{}\"", code.as_str())
+        );
+    }
+}
+
+/// Unknown fields are ignored, so newer clients can talk to older servers.
+#[test]
+fn unknown_fields_are_ignored() {
+    assert_eq!(
+        ClientMessage::parse(r#"{"type":"ping","extra":{"nested":true}}"#),
+        Ok(ClientMessage::Ping)
+    );
+}
+
+/// A join with a bad room name is told apart from a malformed message.
+#[test]
+fn bad_room_names_are_not_malformed_messages() {
+    assert!(matches!(
+        ClientMessage::parse(r#"{"type":"join","room":"no spaces"}"#),
+        Err(ParseError::InvalidRoom(_))
+    ));
+    assert!(matches!(
+        ClientMessage::parse(r#"{"type":"join","room":""}"#),
+        Err(ParseError::InvalidRoom(_))
+    ));
+    for malformed in [
+        "not json",
+        "[]",
+        r#"{"room":"r"}"#,
+        r#"{"type":"dance"}"#,
+        r#"{"type":"join"}"#,
+        r#"{"type":"join","room":7}"#,
+        r#"{"type":"offer"}"#,
+        r#"{"type":"candidate","candidate":{"sdpMLineIndex":"zero"}}"#,
+    ] {
+        assert!(
+            matches!(
+                ClientMessage::parse(malformed),
+                Err(ParseError::Malformed(_))
+            ),
+            "{malformed}"
+        );
+    }
+}
+
+/// Every JSON line of PROTOCOL.md's worked example is a real message whose canonical form is
+/// exactly what the document shows, and together they use every variant.
+#[test]
+fn protocol_md_examples_are_exact() {
+    let doc = include_str!("../../PROTOCOL.md");
+    let mut client_types = std::collections::BTreeSet::new();
+    let mut server_types = std::collections::BTreeSet::new();
+    for line in doc.lines() {
+        let line = line.trim();
+        if let Some((_, json)) = line.split_once("C→S ") {
+            let message = ClientMessage::parse(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(serde_json::to_string(&message).expect("serializes"), json);
+            client_types.insert(type_of(json));
+        } else if let Some((_, json)) = line.split_once("S→C ") {
+            let message: ServerMessage =
+                serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(serde_json::to_string(&message).expect("serializes"), json);
+            server_types.insert(type_of(json));
+        }
+    }
+    let all_client: std::collections::BTreeSet<_> = client_examples()
+        .iter()
+        .map(|(_, json)| type_of(json))
+        .collect();
+    let all_server: std::collections::BTreeSet<_> = server_examples()
+        .iter()
+        .map(|(_, json)| type_of(json))
+        .collect();
+    assert_eq!(
+        client_types, all_client,
+        "PROTOCOL.md misses a client message"
+    );
+    assert_eq!(
+        server_types, all_server,
+        "PROTOCOL.md misses a server message"
+    );
+}
+
+fn type_of(json: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(json).expect("json");
+    value["type"].as_str().expect("tagged").to_owned()
+}
