@@ -1,1 +1,127 @@
-//! stub
+//! The signalling server of the video-chat product.
+//!
+//! Map of the modules:
+//! - [`config`]: command line and environment (clap);
+//! - [`ws`]: the WebSocket upgrade and the one task per connection;
+//! - [`hub`]: presence plus delivery between connections, the one place that notifies rooms;
+//! - [`rooms`]: the room registry (who is where, the capacity rule), plain data;
+//! - [`limits`]: admission at the upgrade (Origin, connections per IP);
+//! - [`ice`]: ICE servers for browsers (Twilio, TURN REST, static list);
+//! - [`static_files`]: serving the built frontend.
+//!
+//! [`serve`] runs the server on a listener the caller bound, so tests use port 0 and `main`
+//! stays a few lines.
+
+pub mod config;
+pub mod hub;
+pub mod ice;
+pub mod limits;
+pub mod rooms;
+pub mod static_files;
+pub mod ws;
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{Json, Router, extract::State, routing::get};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tower_http::trace::TraceLayer;
+
+use crate::{
+    config::{Config, Limits},
+    hub::Hub,
+    ice::Ice,
+    limits::{ConnectionCounter, OriginPolicy},
+};
+
+/// What every request handler and connection task shares. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub hub: Hub,
+    pub ice: Arc<Ice>,
+    pub limits: Arc<Limits>,
+    pub origins: Arc<OriginPolicy>,
+    pub connections: ConnectionCounter,
+    /// Cancelled once on shutdown: every connection task closes its socket with 1001.
+    pub shutdown: CancellationToken,
+    /// Tracks connection tasks so shutdown can wait for their close frames.
+    pub tracker: TaskTracker,
+}
+
+impl AppState {
+    pub fn new(config: &Config) -> anyhow::Result<Self> {
+        Ok(Self {
+            hub: Hub::new(usize::from(config.limits.room_capacity)),
+            ice: Arc::new(Ice::from_config(&config.ice)?),
+            limits: Arc::new(config.limits.clone()),
+            origins: Arc::new(OriginPolicy::from_list(&config.limits.allowed_origins)),
+            connections: ConnectionCounter::new(config.limits.max_connections_per_ip),
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        })
+    }
+}
+
+/// The whole HTTP surface: `/ws`, `/healthz`, and the frontend when `config.static_dir` is set.
+pub fn router(state: AppState, config: &Config) -> anyhow::Result<Router> {
+    let api = Router::new()
+        .route("/ws", get(ws::upgrade))
+        .route("/healthz", get(healthz))
+        .with_state(state);
+    let app = match &config.static_dir {
+        Some(dir) => api.merge(static_files::router(dir)?),
+        None => api,
+    };
+    Ok(app.layer(TraceLayer::new_for_http()))
+}
+
+#[derive(Debug, Serialize)]
+struct Health {
+    status: &'static str,
+    rooms: usize,
+    connections: usize,
+    ice_provider: &'static str,
+}
+
+/// `GET /healthz`: liveness plus a few counters for operators.
+async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    let (rooms, connections) = state.hub.counts();
+    Json(Health {
+        status: "ok",
+        rooms,
+        connections,
+        ice_provider: state.ice.provider_name(),
+    })
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then closes every WebSocket with a
+/// close frame (1001) and waits up to `grace` for the connection tasks to finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    state: AppState,
+    grace: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let token = state.shutdown.clone();
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing connections");
+        token.cancel();
+    })
+    .await?;
+    state.shutdown.cancel();
+    state.tracker.close();
+    if tokio::time::timeout(grace, state.tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(?grace, "some connections did not close in time");
+    }
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! Command-line and environment configuration (clap), read once at start-up.
+//!
+//! Every option has an environment fallback, and `main` loads a `.env` file first, as the
+//! original Node app did. Secrets (`TWILIO_AUTH_TOKEN`, `TURN_SECRET`) never have their values
+//! shown by `--help` and are never logged.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser};
+use shared::IceTransportPolicy;
+
+/// Video-chat signalling server: rooms, relay of offer/answer/candidates, ICE credentials.
+#[derive(Debug, Clone, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Config {
+    /// Address and port to listen on.
+    #[arg(long, env = "LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// Directory of the built frontend (Trunk's `dist/`) to serve; `index.html` answers every
+    /// path that is not a file, such as `/room/<name>`. Without it only the API is served.
+    #[arg(long, env = "STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub limits: Limits,
+
+    #[command(flatten)]
+    pub ice: IceConfig,
+
+    /// How long to wait for connections to close on shutdown before giving up on them.
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+/// Limits that protect the server and the other rooms from one misbehaving client.
+#[derive(Debug, Clone, Args)]
+pub struct Limits {
+    /// How many people fit in a room.
+    #[arg(long, env = "ROOM_CAPACITY", default_value_t = 2, value_parser = clap::value_parser!(u16).range(2..=64))]
+    pub room_capacity: u16,
+
+    /// Largest text frame accepted from a browser, in bytes; larger ones get `too_large`.
+    /// 64 KiB holds any SDP a browser produces with room to spare.
+    #[arg(long, env = "MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// Sustained messages per second allowed per connection (token bucket).
+    #[arg(long, env = "MESSAGES_PER_SECOND", default_value_t = 20)]
+    pub messages_per_second: u32,
+
+    /// Burst size of the per-connection token bucket: trickle ICE sends tens of candidates at
+    /// once when a call starts.
+    #[arg(long, env = "MESSAGE_BURST", default_value_t = 60)]
+    pub message_burst: u32,
+
+    /// ICE-server requests allowed per connection per minute.
+    #[arg(long, env = "ICE_REQUESTS_PER_MINUTE", default_value_t = 6)]
+    pub ice_requests_per_minute: u32,
+
+    /// Simultaneous WebSocket connections allowed from one IP address (0: no limit).
+    #[arg(long, env = "MAX_CONNECTIONS_PER_IP", default_value_t = 32)]
+    pub max_connections_per_ip: usize,
+
+    /// Messages from other peers queued for one connection; a connection whose queue overflows
+    /// reads too slowly and is closed (code 1008) so it never holds anyone else back.
+    #[arg(long, env = "OUTGOING_QUEUE", default_value_t = 64)]
+    pub outgoing_queue: usize,
+
+    /// Origins allowed to open the WebSocket, comma-separated (e.g.
+    /// `https://chat.example.com`). Empty: only the server's own origin (the `Host` header).
+    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// How often the server pings each connection.
+    #[arg(long, env = "HEARTBEAT_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub heartbeat_interval: Duration,
+
+    /// A connection silent for this long (no frame, no pong) is dropped and its room told.
+    #[arg(long, env = "HEARTBEAT_TIMEOUT", default_value = "40s", value_parser = humantime::parse_duration)]
+    pub heartbeat_timeout: Duration,
+}
+
+/// Where ICE servers come from. The first provider configured wins: Twilio, then TURN REST
+/// (shared secret), then the static list — which is also the fallback when Twilio fails.
+#[derive(Debug, Clone, Args)]
+pub struct IceConfig {
+    /// Twilio Account SID (`AC…`): with the auth token, selects Twilio's Network Traversal
+    /// Service.
+    #[arg(long, env = "TWILIO_ACCOUNT_SID")]
+    pub twilio_account_sid: Option<String>,
+
+    /// Twilio auth token (secret: never sent to browsers nor logged).
+    #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    pub twilio_auth_token: Option<String>,
+
+    /// Base URL of Twilio's REST API (tests point it at a local stand-in).
+    #[arg(
+        long,
+        env = "TWILIO_BASE_URL",
+        default_value = "https://api.twilio.com"
+    )]
+    pub twilio_base_url: String,
+
+    /// Lifetime to ask Twilio for, in seconds (Twilio allows up to 86400).
+    #[arg(long, env = "TWILIO_TTL", default_value_t = 86400, value_parser = clap::value_parser!(u32).range(1..=86400))]
+    pub twilio_ttl: u32,
+
+    /// Give up on a Twilio request after this long and hand out the fallback list.
+    #[arg(long, env = "TWILIO_TIMEOUT", default_value = "4s", value_parser = humantime::parse_duration)]
+    pub twilio_timeout: Duration,
+
+    /// First wait before asking Twilio again after a failure; doubles up to a minute.
+    #[arg(long, env = "TWILIO_RETRY_BACKOFF", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub twilio_retry_backoff: Duration,
+
+    /// TURN URLs for the TURN REST (coturn `use-auth-secret`) provider, comma-separated, e.g.
+    /// `turn:turn.example.com:3478?transport=udp`.
+    #[arg(long, env = "TURN_URLS", value_delimiter = ',')]
+    pub turn_urls: Vec<String>,
+
+    /// Shared secret of the TURN server (coturn `static-auth-secret`; never logged).
+    #[arg(long, env = "TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+
+    /// Lifetime of minted TURN credentials.
+    #[arg(long, env = "TURN_TTL", default_value = "1day", value_parser = humantime::parse_duration)]
+    pub turn_ttl: Duration,
+
+    /// Static ICE server URLs (STUN or TURN), comma-separated; also the fallback list. Set to
+    /// an empty string for none.
+    #[arg(
+        long,
+        env = "ICE_URLS",
+        value_delimiter = ',',
+        default_value = "stun:stun.l.google.com:19302"
+    )]
+    pub ice_urls: Vec<String>,
+
+    /// Username for the `turn:`/`turns:` entries of the static list.
+    #[arg(long, env = "ICE_USERNAME")]
+    pub ice_username: Option<String>,
+
+    /// Credential for the `turn:`/`turns:` entries of the static list.
+    #[arg(long, env = "ICE_CREDENTIAL", hide_env_values = true)]
+    pub ice_credential: Option<String>,
+
+    /// `all`, or `relay` to let browsers use TURN relays only (hides addresses; costs relay
+    /// bandwidth).
+    #[arg(long, env = "ICE_TRANSPORT_POLICY", default_value = "all", value_parser = parse_policy)]
+    pub ice_transport_policy: IceTransportPolicy,
+}
+
+fn parse_policy(value: &str) -> Result<IceTransportPolicy, String> {
+    match value {
+        "all" => Ok(IceTransportPolicy::All),
+        "relay" => Ok(IceTransportPolicy::Relay),
+        other => Err(format!("expected `all` or `relay`, not `{other}`")),
+    }
+}
+
+impl Config {
+    /// The defaults, as if started with no options and an empty environment (for tests).
+    pub fn defaults() -> Self {
+        Self::parse_from_args(["backend"]).expect("the defaults parse")
+    }
+
+    /// Parses explicit arguments (the first is the program name), ignoring nothing.
+    pub fn parse_from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Self::try_parse_from(args)
+    }
+}

@@ -1,0 +1,74 @@
+//! Starts the signalling server: configuration, logging, listener, signals. Nothing else.
+
+use anyhow::Context;
+use backend::{AppState, config::Config, router, serve};
+use clap::Parser;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // A missing .env is normal; a broken one is worth knowing about.
+    if let Err(error) = dotenvy::dotenv()
+        && !error.not_found()
+    {
+        return Err(error).context("reading .env");
+    }
+    let config = Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    // Each WebSocket holds a file descriptor: lift the soft limit to the hard one.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
+    }
+
+    let state = AppState::new(&config)?;
+    let app = router(state.clone(), &config)?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        ice_provider = state.ice.provider_name(),
+        static_dir = ?config.static_dir,
+        "signalling server ready"
+    );
+    serve(
+        listener,
+        app,
+        state,
+        config.shutdown_grace,
+        shutdown_signal(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

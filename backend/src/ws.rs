@@ -1,0 +1,374 @@
+//! One task per WebSocket connection: read, validate, rate-limit, dispatch, write.
+//!
+//! The upgrade handler only checks admission (Origin, connections per IP) and upgrades. The
+//! connection task then selects over the socket, its bounded mailbox (messages relayed by other
+//! connections), the heartbeat timer, the overflow switch and server shutdown. A refused message
+//! gets a protocol `error` and the loop goes on; a dead connection ends the task, and leaving
+//! the room is then announced in exactly one place ([`Hub::leave`]).
+
+use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
+
+use axum::{
+    extract::{
+        ConnectInfo, State, WebSocketUpgrade,
+        ws::{CloseFrame, Message, WebSocket, close_code},
+    },
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use shared::{ClientMessage, ErrorCode, ParseError, PeerId, RoomName, ServerMessage};
+use tokio::{sync::mpsc, time::Instant};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    AppState,
+    hub::{Mailbox, RelayError},
+    limits::ConnectionSlot,
+    rooms::JoinOutcome,
+};
+
+/// How far past the configured message limit the WebSocket layer itself accepts a frame before
+/// closing the connection (1009). Between the two, the frame is read and refused with
+/// `too_large` while the connection stays usable.
+const HARD_FRAME_FACTOR: usize = 4;
+/// How long a close frame may take to go out before the socket is simply dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// `GET /ws`: admission checks, then the upgrade.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if !state.origins.allows(&headers) {
+        tracing::info!(%address, origin = ?headers.get("origin"), "refused WebSocket: origin not allowed");
+        return (
+            StatusCode::FORBIDDEN,
+            "This page's origin may not use this server.\n",
+        )
+            .into_response();
+    }
+    let Some(slot) = state.connections.acquire(address.ip()) else {
+        tracing::info!(%address, "refused WebSocket: too many connections from this address");
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many connections from your address.\n",
+        )
+            .into_response();
+    };
+    let hard_cap = state
+        .limits
+        .max_message_bytes
+        .saturating_mul(HARD_FRAME_FACTOR);
+    let tracker = state.tracker.clone();
+    upgrade
+        .max_message_size(hard_cap)
+        .max_frame_size(hard_cap)
+        .on_upgrade(move |socket| tracker.track_future(run(socket, state, slot)))
+}
+
+/// Why a connection ended, and so which close frame (if any) it gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The browser closed or the socket failed: nothing more to say.
+    Gone,
+    /// The server is shutting down.
+    Shutdown,
+    /// Its mailbox overflowed: it reads too slowly.
+    TooSlow,
+    /// Nothing heard within the heartbeat timeout.
+    Silent,
+}
+
+impl End {
+    fn close_frame(self) -> Option<CloseFrame> {
+        let (code, reason) = match self {
+            Self::Gone => return None,
+            Self::Shutdown => (close_code::AWAY, "server shutting down"),
+            Self::TooSlow => (
+                close_code::POLICY,
+                "outgoing queue overflow: reading too slowly",
+            ),
+            Self::Silent => (close_code::AWAY, "heartbeat timeout"),
+        };
+        Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })
+    }
+}
+
+/// The state of one connection.
+struct Connection {
+    peer: PeerId,
+    state: AppState,
+    /// The room this connection is in; `None` before `join` and after `leave`.
+    room: Option<RoomName>,
+    messages: DefaultDirectRateLimiter,
+    ice_requests: DefaultDirectRateLimiter,
+    /// Set once a `rate_limited` error was sent, cleared when a message passes again: one error
+    /// per flood, so a flooding client does not get a second flood back.
+    told_rate_limited: bool,
+    overflowed: CancellationToken,
+}
+
+async fn run(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
+    let peer = PeerId::new(format!("{:016x}", rand::random::<u64>()));
+    let (sender, mut mailbox) = mpsc::channel(state.limits.outgoing_queue.max(1));
+    let overflowed = CancellationToken::new();
+    state.hub.register(
+        peer.clone(),
+        Mailbox {
+            messages: sender,
+            overflowed: overflowed.clone(),
+        },
+    );
+    let limits = &state.limits;
+    let per_second = NonZeroU32::new(limits.messages_per_second.max(1)).expect("max(1) > 0");
+    let burst = NonZeroU32::new(limits.message_burst.max(1)).expect("max(1) > 0");
+    let ice_per_minute =
+        NonZeroU32::new(limits.ice_requests_per_minute.max(1)).expect("max(1) > 0");
+    let mut connection = Connection {
+        peer: peer.clone(),
+        room: None,
+        messages: RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)),
+        ice_requests: RateLimiter::direct(Quota::per_minute(ice_per_minute)),
+        told_rate_limited: false,
+        overflowed,
+        state: state.clone(),
+    };
+    tracing::debug!(%peer, "connected");
+
+    let end = connection.serve(&mut socket, &mut mailbox).await;
+
+    if let Some(room) = connection.room.take() {
+        state.hub.leave(&room, &peer);
+    }
+    state.hub.unregister(&peer);
+    if let Some(frame) = end.close_frame() {
+        // Best effort: a peer that stopped reading may never take the frame.
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
+    }
+    tracing::debug!(%peer, ?end, "disconnected");
+}
+
+impl Connection {
+    /// Runs until the connection ends, and says why.
+    async fn serve(
+        &mut self,
+        socket: &mut WebSocket,
+        mailbox: &mut mpsc::Receiver<ServerMessage>,
+    ) -> End {
+        match self.pump(socket, mailbox).await {
+            Err(end) => end,
+        }
+    }
+
+    async fn pump(
+        &mut self,
+        socket: &mut WebSocket,
+        mailbox: &mut mpsc::Receiver<ServerMessage>,
+    ) -> Result<std::convert::Infallible, End> {
+        let shutdown = self.state.shutdown.clone();
+        let mut heartbeat = tokio::time::interval(self.state.limits.heartbeat_interval);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        heartbeat.tick().await;
+        let mut last_heard = Instant::now();
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return Err(End::Shutdown),
+                () = self.overflowed.cancelled() => return Err(End::TooSlow),
+                frame = socket.recv() => {
+                    let Some(Ok(frame)) = frame else { return Err(End::Gone) };
+                    last_heard = Instant::now();
+                    let replies = match frame {
+                        Message::Text(text) => self.on_frame(Some(text.as_str()), text.len()).await,
+                        Message::Binary(bytes) => self.on_frame(None, bytes.len()).await,
+                        // Pings are answered by the WebSocket layer; pongs only prove liveness.
+                        Message::Ping(_) | Message::Pong(_) => Vec::new(),
+                        Message::Close(_) => return Err(End::Gone),
+                    };
+                    for reply in replies {
+                        self.send(socket, &reply).await?;
+                    }
+                }
+                Some(message) = mailbox.recv() => self.send(socket, &message).await?,
+                _ = heartbeat.tick() => {
+                    if last_heard.elapsed() >= self.state.limits.heartbeat_timeout {
+                        return Err(End::Silent);
+                    }
+                    self.send_raw(socket, Message::Ping(Default::default())).await?;
+                }
+            }
+        }
+    }
+
+    /// Writes one message, giving up when the connection is told to close meanwhile (a peer
+    /// that stopped reading would otherwise block this task forever).
+    async fn send(&self, socket: &mut WebSocket, message: &ServerMessage) -> Result<(), End> {
+        let text = serde_json::to_string(message).expect("server messages always serialize");
+        self.send_raw(socket, Message::Text(text.into())).await
+    }
+
+    async fn send_raw(&self, socket: &mut WebSocket, message: Message) -> Result<(), End> {
+        tokio::select! {
+            result = socket.send(message) => result.map_err(|_| End::Gone),
+            () = self.state.shutdown.cancelled() => Err(End::Shutdown),
+            () = self.overflowed.cancelled() => Err(End::TooSlow),
+        }
+    }
+
+    /// One frame from the browser (`text` is `None` for a binary frame): the replies to send.
+    async fn on_frame(&mut self, text: Option<&str>, len: usize) -> Vec<ServerMessage> {
+        if self.messages.check().is_err() {
+            if std::mem::replace(&mut self.told_rate_limited, true) {
+                return Vec::new();
+            }
+            return vec![ServerMessage::error(
+                ErrorCode::RateLimited,
+                "You are sending messages too fast; some were dropped. Slow down.",
+            )];
+        }
+        self.told_rate_limited = false;
+        let Some(text) = text else {
+            return vec![ServerMessage::error(
+                ErrorCode::BadMessage,
+                "Binary frames are not supported: send JSON text.",
+            )];
+        };
+        if len > self.state.limits.max_message_bytes {
+            return vec![ServerMessage::error(
+                ErrorCode::TooLarge,
+                format!(
+                    "That message is {len} bytes; the limit is {} bytes.",
+                    self.state.limits.max_message_bytes
+                ),
+            )];
+        }
+        match ClientMessage::parse(text) {
+            Ok(message) => self.on_message(message).await,
+            Err(ParseError::InvalidRoom(reason)) => vec![ServerMessage::error(
+                ErrorCode::InvalidRoom,
+                format!("That room name cannot be used: {reason}."),
+            )],
+            Err(ParseError::Malformed(detail)) => vec![ServerMessage::error(
+                ErrorCode::BadMessage,
+                format!("That message could not be understood ({detail})."),
+            )],
+        }
+    }
+
+    async fn on_message(&mut self, message: ClientMessage) -> Vec<ServerMessage> {
+        let peer = self.peer.clone();
+        match message {
+            ClientMessage::Ping => vec![ServerMessage::Pong],
+            ClientMessage::Join { room } => self.join(room),
+            ClientMessage::Leave => match self.room.take() {
+                Some(room) => {
+                    self.state.hub.leave(&room, &peer);
+                    Vec::new()
+                }
+                None => vec![not_in_room()],
+            },
+            ClientMessage::IceServers => self.ice_servers().await,
+            ClientMessage::Offer { sdp, to } => {
+                let relayed = ServerMessage::Offer {
+                    sdp,
+                    from: peer,
+                    to: to.clone(),
+                };
+                self.relay(to, relayed)
+            }
+            ClientMessage::Answer { sdp, to } => {
+                let relayed = ServerMessage::Answer {
+                    sdp,
+                    from: peer,
+                    to: to.clone(),
+                };
+                self.relay(to, relayed)
+            }
+            ClientMessage::Candidate { candidate, to } => {
+                let relayed = ServerMessage::Candidate {
+                    candidate,
+                    from: peer,
+                    to: to.clone(),
+                };
+                self.relay(to, relayed)
+            }
+        }
+    }
+
+    fn join(&mut self, room: RoomName) -> Vec<ServerMessage> {
+        if self.room.is_some() {
+            return vec![ServerMessage::error(
+                ErrorCode::AlreadyInRoom,
+                "You are already in a room; leave it before joining another.",
+            )];
+        }
+        match self.state.hub.join(&room, &self.peer) {
+            JoinOutcome::Joined { others } => {
+                self.room = Some(room.clone());
+                let ready = others.len() == 1;
+                let mut replies = vec![ServerMessage::Joined {
+                    room: room.clone(),
+                    you: self.peer.clone(),
+                    peers: others,
+                }];
+                if ready {
+                    replies.push(ServerMessage::Ready { room });
+                }
+                replies
+            }
+            JoinOutcome::Full { capacity } => vec![ServerMessage::Full { room, capacity }],
+        }
+    }
+
+    async fn ice_servers(&mut self) -> Vec<ServerMessage> {
+        if self.room.is_none() {
+            return vec![ServerMessage::error(
+                ErrorCode::NotInRoom,
+                "Join a room before asking for ICE servers.",
+            )];
+        }
+        if self.ice_requests.check().is_err() {
+            return vec![ServerMessage::error(
+                ErrorCode::RateLimited,
+                "ICE servers were requested too often; reuse the ones you have.",
+            )];
+        }
+        match self.state.ice.grant(&self.peer).await {
+            Ok(grant) => vec![ServerMessage::IceServers {
+                ice_servers: grant.servers,
+                ttl: grant.ttl,
+                ice_transport_policy: self.state.ice.policy,
+            }],
+            Err(_) => vec![ServerMessage::error(
+                ErrorCode::IceUnavailable,
+                "No STUN/TURN servers are available right now; a direct connection may still work.",
+            )],
+        }
+    }
+
+    fn relay(&self, to: Option<PeerId>, message: ServerMessage) -> Vec<ServerMessage> {
+        let Some(room) = &self.room else {
+            return vec![not_in_room()];
+        };
+        match self.state.hub.relay(room, &self.peer, to.as_ref(), message) {
+            Ok(()) => Vec::new(),
+            Err(RelayError::NoPeer) => vec![ServerMessage::error(
+                ErrorCode::NoPeer,
+                "Nobody else is in the room yet.",
+            )],
+            Err(RelayError::UnknownPeer) => vec![ServerMessage::error(
+                ErrorCode::UnknownPeer,
+                "That person is not in this room.",
+            )],
+        }
+    }
+}
+
+fn not_in_room() -> ServerMessage {
+    ServerMessage::error(ErrorCode::NotInRoom, "Join a room first.")
+}
