@@ -177,9 +177,14 @@ impl Connection {
         heartbeat.tick().await;
         let mut last_heard = Instant::now();
         loop {
+            // Biased, in this order: closing first; then messages already queued for this
+            // connection before its next frame is read, so a reply never overtakes something
+            // relayed earlier (tests rely on it: a `pong` proves nothing was waiting).
             tokio::select! {
+                biased;
                 () = shutdown.cancelled() => return Err(End::Shutdown),
                 () = self.overflowed.cancelled() => return Err(End::TooSlow),
+                Some(message) = mailbox.recv() => self.send(socket, &message).await?,
                 frame = socket.recv() => {
                     let Some(Ok(frame)) = frame else { return Err(End::Gone) };
                     last_heard = Instant::now();
@@ -194,7 +199,6 @@ impl Connection {
                         self.send(socket, &reply).await?;
                     }
                 }
-                Some(message) = mailbox.recv() => self.send(socket, &message).await?,
                 _ = heartbeat.tick() => {
                     if last_heard.elapsed() >= self.state.limits.heartbeat_timeout {
                         return Err(End::Silent);

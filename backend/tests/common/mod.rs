@@ -1,0 +1,277 @@
+//! Shared helpers: a real server on a free port and real WebSocket clients.
+//!
+//! Every receive is bounded by a timeout, so a missing message fails the test instead of
+//! hanging it.
+
+#![allow(dead_code)] // Each test file uses a different subset.
+
+use std::{net::SocketAddr, time::Duration};
+
+use backend::{AppState, config::Config, router, serve};
+use futures_util::{SinkExt, StreamExt};
+use shared::{ClientMessage, ErrorCode, PeerId, RoomName, ServerMessage};
+use tokio::{net::TcpStream, sync::oneshot, task::JoinHandle};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, connect_async,
+    tungstenite::{
+        self, Message,
+        client::IntoClientRequest,
+        protocol::{CloseFrame, frame::coding::CloseCode},
+    },
+};
+
+/// How long any single expected event may take before the test fails.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A running server on `127.0.0.1:<free port>`, stopped when dropped.
+pub struct TestServer {
+    pub address: SocketAddr,
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    /// Starts with the defaults, changed by `configure`.
+    pub async fn start(configure: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::defaults();
+        // Tests open many connections from 127.0.0.1.
+        config.limits.max_connections_per_ip = 0;
+        configure(&mut config);
+        let state = AppState::new(&config).expect("valid test configuration");
+        let app = router(state.clone(), &config).expect("router builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("local address");
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(serve(
+            listener,
+            app,
+            state.clone(),
+            config.shutdown_grace,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            address,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub async fn default() -> Self {
+        Self::start(|_| {}).await
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.address)
+    }
+
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    /// A connected client.
+    pub async fn client(&self) -> Client {
+        Client::connect(&self.ws_url()).await
+    }
+
+    /// A client that has joined `room` (and read its `joined`, and `ready` if it filled the room).
+    pub async fn joined(&self, room: &str) -> Client {
+        let mut client = self.client().await;
+        client.join(room).await;
+        client
+    }
+
+    /// Two clients in `room`, both past `ready`.
+    pub async fn pair(&self, room: &str) -> (Client, Client) {
+        let mut first = self.joined(room).await;
+        let second = self.joined(room).await;
+        assert!(matches!(
+            first.recv().await,
+            ServerMessage::PeerJoined { .. }
+        ));
+        assert!(matches!(first.recv().await, ServerMessage::Ready { .. }));
+        (first, second)
+    }
+
+    /// Asks the server to shut down and waits until it has.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(PATIENCE, task)
+                .await
+                .expect("server stops in time")
+                .expect("server task does not panic")
+                .expect("server stops cleanly");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A real WebSocket client speaking the protocol.
+pub struct Client {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Our id, once joined.
+    pub id: Option<PeerId>,
+}
+
+impl Client {
+    pub async fn connect(url: &str) -> Self {
+        let (socket, _) = tokio::time::timeout(PATIENCE, connect_async(url))
+            .await
+            .expect("connects in time")
+            .expect("WebSocket handshake succeeds");
+        Self { socket, id: None }
+    }
+
+    /// Connects with an `Origin` header; returns the HTTP status when refused.
+    pub async fn connect_with_origin(url: &str, origin: &str) -> Result<Self, u16> {
+        let mut request = url.into_client_request().expect("valid URL");
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().expect("header value"));
+        match connect_async(request).await {
+            Ok((socket, _)) => Ok(Self { socket, id: None }),
+            Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(other) => panic!("unexpected handshake failure: {other}"),
+        }
+    }
+
+    pub async fn send(&mut self, message: &ClientMessage) {
+        let text = serde_json::to_string(message).expect("serializes");
+        self.send_text(&text).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.socket
+            .send(Message::Text(text.into()))
+            .await
+            .expect("send");
+    }
+
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.socket
+            .send(Message::Binary(bytes.into()))
+            .await
+            .expect("send");
+    }
+
+    /// The next protocol message (pings and pongs are skipped; the library answers pings).
+    pub async fn recv(&mut self) -> ServerMessage {
+        match self.try_recv().await {
+            Ok(message) => message,
+            Err(end) => panic!("connection ended while a message was expected: {end:?}"),
+        }
+    }
+
+    /// The next protocol message, or how the connection ended.
+    pub async fn try_recv(&mut self) -> Result<ServerMessage, Option<CloseFrame>> {
+        loop {
+            let frame = tokio::time::timeout(PATIENCE, self.socket.next())
+                .await
+                .expect("a message arrives in time");
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    return Ok(serde_json::from_str(text.as_str())
+                        .unwrap_or_else(|e| panic!("server sent non-protocol JSON {text}: {e}")));
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(Message::Close(frame))) => return Err(frame),
+                Some(Ok(other)) => panic!("unexpected frame {other:?}"),
+                Some(Err(_)) | None => return Err(None),
+            }
+        }
+    }
+
+    /// Reads until the server closes the connection, and returns its close code, if any.
+    pub async fn closed(&mut self) -> Option<CloseCode> {
+        loop {
+            match self.try_recv().await {
+                Ok(_) => continue,
+                Err(frame) => return frame.map(|frame| frame.code),
+            }
+        }
+    }
+
+    /// The next message must be an `error` with `code`.
+    pub async fn expect_error(&mut self, code: ErrorCode) -> String {
+        match self.recv().await {
+            ServerMessage::Error { code: got, message } => {
+                assert_eq!(got, code, "error message: {message}");
+                assert!(!message.is_empty());
+                message
+            }
+            other => panic!("expected error {code:?}, got {other:?}"),
+        }
+    }
+
+    /// Proves nothing else is queued for this client: the server delivers messages queued for
+    /// a connection before it reads that connection's next frame, so if the answer to a ping is
+    /// the next message, nothing was waiting.
+    pub async fn assert_quiet(&mut self) {
+        self.send(&ClientMessage::Ping).await;
+        assert_eq!(
+            self.recv().await,
+            ServerMessage::Pong,
+            "nothing else was queued"
+        );
+    }
+
+    /// Sends `join` and reads `joined` (and `ready` when the room fills up).
+    pub async fn join(&mut self, room: &str) -> Vec<PeerId> {
+        let room = RoomName::new(room).expect("valid room");
+        self.send(&ClientMessage::Join { room: room.clone() }).await;
+        match self.recv().await {
+            ServerMessage::Joined {
+                room: joined,
+                you,
+                peers,
+            } => {
+                assert_eq!(joined, room);
+                self.id = Some(you);
+                if peers.len() == 1 {
+                    assert_eq!(self.recv().await, ServerMessage::Ready { room });
+                }
+                peers
+            }
+            other => panic!("expected joined, got {other:?}"),
+        }
+    }
+
+    pub fn id(&self) -> PeerId {
+        self.id.clone().expect("joined")
+    }
+
+    /// Closes the socket from our side.
+    pub async fn close(mut self) {
+        let _ = self.socket.close(None).await;
+    }
+
+    /// Drops the TCP connection without a close frame (a crashed tab).
+    pub fn abort(self) {
+        drop(self);
+    }
+
+    /// Direct access, for tests that misbehave on purpose.
+    pub fn socket(&mut self) -> &mut WebSocketStream<MaybeTlsStream<TcpStream>> {
+        &mut self.socket
+    }
+}
+
+/// A valid room name from a test's own words.
+pub fn room(name: &str) -> RoomName {
+    RoomName::new(name).expect("valid room")
+}

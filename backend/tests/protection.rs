@@ -1,0 +1,176 @@
+//! Admission and isolation: Origins, connections per IP, the join race, slow readers.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Client, TestServer, room};
+use shared::{ClientMessage, ServerMessage};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+/// By default only pages from the server's own origin may open the WebSocket: others get 403.
+#[tokio::test]
+async fn foreign_origins_are_refused_with_403() {
+    let server = TestServer::default().await;
+    let own = format!("http://{}", server.address);
+    assert!(
+        Client::connect_with_origin(&server.ws_url(), &own)
+            .await
+            .is_ok()
+    );
+    for origin in ["http://evil.example", "null", "http://127.0.0.1:1"] {
+        assert_eq!(
+            Client::connect_with_origin(&server.ws_url(), origin)
+                .await
+                .err(),
+            Some(403),
+            "{origin}"
+        );
+    }
+}
+
+/// With an allow-list (frontend hosted elsewhere), exactly the listed origins may connect.
+#[tokio::test]
+async fn allow_listed_origins_may_connect() {
+    let server = TestServer::start(|config| {
+        config.limits.allowed_origins = vec!["https://chat.example.com".into()];
+    })
+    .await;
+    assert!(
+        Client::connect_with_origin(&server.ws_url(), "https://chat.example.com")
+            .await
+            .is_ok()
+    );
+    let own = format!("http://{}", server.address);
+    assert_eq!(
+        Client::connect_with_origin(&server.ws_url(), &own)
+            .await
+            .err(),
+        Some(403)
+    );
+}
+
+/// One address may hold only so many connections; closing one frees a slot.
+#[tokio::test]
+async fn connections_per_ip_are_limited() {
+    let server = TestServer::start(|config| config.limits.max_connections_per_ip = 3).await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(server.client().await);
+    }
+    let url = server.ws_url();
+    let refused = tokio_tungstenite::connect_async(url.as_str()).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 429);
+        }
+        other => panic!("expected 429, got {:?}", other.map(|_| ())),
+    }
+    let mut first = open.remove(0);
+    first.assert_quiet().await;
+    first.close().await;
+    // The slot is freed when the server's task ends; retry until then.
+    let mut admitted = None;
+    for _ in 0..50 {
+        if let Ok((socket, _)) = tokio_tungstenite::connect_async(url.as_str()).await {
+            admitted = Some(socket);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(admitted.is_some(), "a freed slot is reusable");
+}
+
+/// 100 people joining one room at the same instant: exactly two are admitted.
+#[tokio::test]
+async fn hundred_concurrent_joins_admit_exactly_two() {
+    let server = TestServer::default().await;
+    let mut clients = Vec::new();
+    for _ in 0..100 {
+        clients.push(server.client().await);
+    }
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(clients.len()));
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|mut client| {
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                client
+                    .send(&ClientMessage::Join {
+                        room: room("stampede"),
+                    })
+                    .await;
+                let answer = client.recv().await;
+                (answer, client)
+            })
+        })
+        .collect();
+    let (mut joined, mut full) = (0, 0);
+    let mut keep = Vec::new();
+    for task in tasks {
+        let (answer, client) = task.await.expect("task");
+        match answer {
+            ServerMessage::Joined { .. } => joined += 1,
+            ServerMessage::Full { capacity: 2, .. } => full += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+        keep.push(client);
+    }
+    assert_eq!((joined, full), (2, 98));
+}
+
+/// A member that stops reading is closed (1008) once its queue overflows; the sender and
+/// other rooms never wait for it.
+#[tokio::test]
+async fn slow_reader_is_closed_without_stalling_anyone() {
+    let server = TestServer::start(|config| {
+        config.limits.outgoing_queue = 8;
+        config.limits.messages_per_second = 100_000;
+        config.limits.message_burst = 100_000;
+    })
+    .await;
+    let (mut slow, mut fast) = server.pair("slow").await;
+    let (mut other_a, mut other_b) = server.pair("unrelated").await;
+    let slow_id = slow.id();
+    // `slow` reads nothing from here on. 60 KB offers fill the TCP buffers, then its queue.
+    let sdp = "s".repeat(60_000);
+    let mut overflowed = false;
+    for sent in 0..2_000 {
+        fast.send(&ClientMessage::Offer {
+            sdp: sdp.clone(),
+            to: None,
+        })
+        .await;
+        if sent % 20 == 19 {
+            // The sender is never held back: its own pings are answered at once, and the
+            // slow reader's departure shows up among the answers.
+            fast.send(&ClientMessage::Ping).await;
+            loop {
+                match fast.recv().await {
+                    ServerMessage::Pong => break,
+                    ServerMessage::PeerLeft { peer } => {
+                        assert_eq!(peer, slow_id);
+                        overflowed = true;
+                    }
+                    ServerMessage::Error { .. } => {} // no_peer once `slow` is gone
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            if overflowed {
+                break;
+            }
+        }
+    }
+    assert!(overflowed, "the slow reader was dropped");
+    // Reading now, the slow client finds the close frame after what was buffered.
+    assert_eq!(slow.closed().await, Some(CloseCode::Policy));
+    // Another room never noticed.
+    other_a
+        .send(&ClientMessage::Offer {
+            sdp: "hi".into(),
+            to: None,
+        })
+        .await;
+    assert!(matches!(other_b.recv().await, ServerMessage::Offer { .. }));
+}
