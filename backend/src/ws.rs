@@ -32,6 +32,10 @@ use crate::{
 /// closing the connection (1009). Between the two, the frame is read and refused with
 /// `too_large` while the connection stays usable.
 const HARD_FRAME_FACTOR: usize = 4;
+/// Initial size of each connection's read and write buffers. Tungstenite's default (128 KiB
+/// each) would cost ~140 KiB per idle connection; signalling messages are a few hundred bytes
+/// and the buffers still grow for the occasional large SDP.
+const SOCKET_BUFFER_BYTES: usize = 8 * 1024;
 /// How long a close frame may take to go out before the socket is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -64,6 +68,8 @@ pub async fn upgrade(
         .saturating_mul(HARD_FRAME_FACTOR);
     let tracker = state.tracker.clone();
     upgrade
+        .read_buffer_size(SOCKET_BUFFER_BYTES)
+        .write_buffer_size(SOCKET_BUFFER_BYTES)
         .max_message_size(hard_cap)
         .max_frame_size(hard_cap)
         .on_upgrade(move |socket| tracker.track_future(run(socket, state, slot)))
