@@ -174,3 +174,63 @@ impl Config {
         Self::try_parse_from(args)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// The defaults are the documented ones: port 3000 on loopback, rooms of two, 64 KiB
+    /// frames, public STUN as the static list.
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let config = Config::parse_from_args(["backend"]).expect("parses");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.limits.room_capacity, 2);
+        assert_eq!(config.limits.max_message_bytes, 65_536);
+        assert_eq!(
+            config.ice.ice_urls,
+            vec!["stun:stun.l.google.com:19302".to_owned()]
+        );
+        assert_eq!(config.ice.ice_transport_policy, IceTransportPolicy::All);
+        assert_eq!(config.ice.twilio_base_url, "https://api.twilio.com");
+    }
+
+    /// Lists are comma-separated; durations are human ("250ms", "1day"); bad values are
+    /// refused with a message rather than ignored.
+    #[test]
+    fn parses_lists_durations_and_policies() {
+        let config = Config::parse_from_args([
+            "backend",
+            "--allowed-origins",
+            "https://a.example,https://b.example",
+            "--heartbeat-timeout",
+            "250ms",
+            "--ice-transport-policy",
+            "relay",
+        ])
+        .expect("parses");
+        assert_eq!(config.limits.allowed_origins.len(), 2);
+        assert_eq!(config.limits.heartbeat_timeout, Duration::from_millis(250));
+        assert_eq!(config.ice.ice_transport_policy, IceTransportPolicy::Relay);
+        assert!(Config::parse_from_args(["backend", "--ice-transport-policy", "some"]).is_err());
+        assert!(Config::parse_from_args(["backend", "--room-capacity", "1"]).is_err());
+        assert!(Config::parse_from_args(["backend", "--twilio-ttl", "90000"]).is_err());
+    }
+
+    /// `--help` explains every option.
+    #[test]
+    fn help_explains_every_option() {
+        let mut command = Config::command();
+        let help = command.render_long_help().to_string();
+        for argument in command.get_arguments() {
+            if let Some(long) = argument.get_long() {
+                assert!(
+                    help.contains(&format!("--{long}")),
+                    "--{long} missing from help"
+                );
+                assert!(argument.get_help().is_some(), "--{long} has no explanation");
+            }
+        }
+    }
+}
