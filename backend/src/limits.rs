@@ -14,7 +14,8 @@ use axum::http::{HeaderMap, header};
 /// Which pages may open a WebSocket.
 #[derive(Debug, Clone)]
 pub enum OriginPolicy {
-    /// Only pages served by this server: the Origin's host must equal the `Host` header.
+    /// Only pages served by this server: the Origin's host must equal the host the browser
+    /// asked for (`X-Forwarded-Host` when a proxy such as `trunk serve` set it, else `Host`).
     SameOrigin,
     /// Exactly these origins (`scheme://host[:port]`, lower-case, no trailing slash).
     AllowList(Vec<String>),
@@ -38,7 +39,8 @@ impl OriginPolicy {
     ///
     /// A request without `Origin` is not from a browser page (browsers always send it on
     /// WebSocket requests): command-line clients are allowed, as they could forge any header
-    /// anyway. The check exists to stop other web pages from using a visitor's browser.
+    /// anyway. The check exists to stop other web pages from using a visitor's browser, and a
+    /// page cannot set `X-Forwarded-Host` on a WebSocket, so trusting it opens nothing.
     pub fn allows(&self, headers: &HeaderMap) -> bool {
         let Some(origin) = headers.get(header::ORIGIN) else {
             return true;
@@ -51,9 +53,11 @@ impl OriginPolicy {
             Self::AllowList(allowed) => allowed.contains(&origin),
             Self::SameOrigin => {
                 let host = headers
-                    .get(header::HOST)
+                    .get("x-forwarded-host")
+                    .or_else(|| headers.get(header::HOST))
                     .and_then(|host| host.to_str().ok())
-                    .map(str::to_ascii_lowercase);
+                    .and_then(|host| host.split(',').next())
+                    .map(|host| host.trim().to_ascii_lowercase());
                 let origin_host = origin
                     .strip_prefix("http://")
                     .or_else(|| origin.strip_prefix("https://"));
@@ -151,6 +155,25 @@ mod tests {
         assert!(!policy.allows(&headers(Some("http://localhost:3001"), "localhost:3000")));
         assert!(!policy.allows(&headers(Some("null"), "localhost:3000")));
         assert!(policy.allows(&headers(None, "localhost:3000")));
+    }
+
+    /// Behind a proxy that rewrites `Host` (as `trunk serve` does), the original host in
+    /// `X-Forwarded-Host` is what the page's origin is compared with.
+    #[test]
+    fn same_origin_behind_a_proxy() {
+        let policy = OriginPolicy::from_list(&[]);
+        let mut proxied = headers(Some("http://localhost:8080"), "127.0.0.1:3000");
+        proxied.insert(
+            "x-forwarded-host",
+            HeaderValue::from_static("localhost:8080"),
+        );
+        assert!(policy.allows(&proxied));
+        let mut other = headers(Some("http://evil.example"), "127.0.0.1:3000");
+        other.insert(
+            "x-forwarded-host",
+            HeaderValue::from_static("localhost:8080"),
+        );
+        assert!(!policy.allows(&other));
     }
 
     /// With a list, exactly the listed origins may connect, whatever the Host.
