@@ -1,0 +1,121 @@
+//! Camera and microphone: `getUserMedia`, and stopping the tracks so the camera light goes off.
+//!
+//! When the camera and microphone cannot both be had because one of them does not exist, the
+//! call goes on with what there is: video only, else audio only. Refusals and busy devices are
+//! not retried here — the page explains them and offers a button.
+
+use js_sys::Array;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    HtmlMediaElement, MediaDevices, MediaStream, MediaStreamConstraints, MediaStreamTrack,
+};
+
+use crate::call::media_problem::MediaProblem;
+
+/// The local camera/microphone stream. Dropping it stops every track.
+#[derive(Debug)]
+pub struct LocalMedia {
+    stream: MediaStream,
+}
+
+impl LocalMedia {
+    /// Takes ownership of a stream: its tracks stop when this value drops.
+    pub fn from_stream(stream: MediaStream) -> Self {
+        Self { stream }
+    }
+
+    pub fn stream(&self) -> &MediaStream {
+        &self.stream
+    }
+
+    /// The tracks, for `addTrack`.
+    pub fn tracks(&self) -> Vec<MediaStreamTrack> {
+        tracks_of(&self.stream)
+    }
+}
+
+impl Drop for LocalMedia {
+    fn drop(&mut self) {
+        for track in self.tracks() {
+            track.stop();
+        }
+    }
+}
+
+/// Every track of a stream, typed.
+pub fn tracks_of(stream: &MediaStream) -> Vec<MediaStreamTrack> {
+    stream
+        .get_tracks()
+        .iter()
+        .map(JsCast::unchecked_into::<MediaStreamTrack>)
+        .collect()
+}
+
+/// Asks for camera and microphone, falling back to one kind when the other is missing.
+pub async fn open_camera_and_microphone() -> Result<LocalMedia, MediaProblem> {
+    let devices = media_devices().ok_or(MediaProblem::Insecure)?;
+    let mut last_problem = MediaProblem::NoDevice;
+    // Both first; a `NotFoundError` means at least one kind is missing, so try each alone.
+    for (audio, video) in [(true, true), (false, true), (true, false)] {
+        match get_user_media(&devices, audio, video).await {
+            Ok(stream) => return Ok(LocalMedia::from_stream(stream)),
+            Err(MediaProblem::NoDevice) => last_problem = MediaProblem::NoDevice,
+            Err(problem) => return Err(problem),
+        }
+    }
+    Err(last_problem)
+}
+
+/// `navigator.mediaDevices`, absent outside secure contexts.
+fn media_devices() -> Option<MediaDevices> {
+    let navigator = web_sys::window()?.navigator();
+    let devices = navigator.media_devices().ok()?;
+    // The getter "succeeds" with `undefined` on plain-http pages.
+    (!JsValue::from(devices.clone()).is_undefined()).then_some(devices)
+}
+
+async fn get_user_media(
+    devices: &MediaDevices,
+    audio: bool,
+    video: bool,
+) -> Result<MediaStream, MediaProblem> {
+    let constraints = MediaStreamConstraints::new();
+    constraints.set_audio_bool(audio);
+    constraints.set_video_bool(video);
+    let promise = devices
+        .get_user_media_with_constraints(&constraints)
+        .map_err(|error| problem_of(&error))?;
+    JsFuture::from(promise)
+        .await
+        .map(JsCast::unchecked_into)
+        .map_err(|error| problem_of(&error))
+}
+
+fn problem_of(error: &JsValue) -> MediaProblem {
+    super::dom_exception_name(error).map_or_else(
+        || MediaProblem::Other("unknown".to_owned()),
+        |name| MediaProblem::from_dom_name(&name),
+    )
+}
+
+/// Shows `stream` in a `<video>` (or clears it with `None`) and starts playback.
+///
+/// `play()` is called explicitly because `autoplay` alone may wait for a visibility change;
+/// its rejection (autoplay policy, or a newer `srcObject` replacing this one) is harmless.
+pub fn show_stream(video: &HtmlMediaElement, stream: Option<&MediaStream>) {
+    video.set_src_object(stream);
+    if stream.is_some()
+        && let Ok(promise) = video.play()
+    {
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ignored = JsFuture::from(promise).await;
+        });
+    }
+}
+
+/// A stream holding `tracks`, for tests and for the remote side's tracks.
+pub fn stream_of(tracks: &[MediaStreamTrack]) -> Result<MediaStream, JsValue> {
+    let array: Array = tracks.iter().collect();
+    MediaStream::new_with_tracks(&array)
+}

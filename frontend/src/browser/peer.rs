@@ -1,0 +1,330 @@
+//! `RTCPeerConnection`, typed: configuration, events as a Rust enum, promises as `async fn`s.
+//!
+//! [`PeerConnection`] owns the connection and its event listeners. [`PeerConnection::close`]
+//! (also run on drop) closes it and removes the listeners, dropping their closures, so a
+//! hang-up followed by a new call leaks nothing. Negotiation decisions are not made here; the
+//! session asks for the steps (offer, set remote, answer) in the order perfect negotiation
+//! wants.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use gloo_events::EventListener;
+use js_sys::{Array, Function, Reflect};
+use shared::{IceCandidate, IceServer, IceTransportPolicy};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    MediaStream, MediaStreamTrack, RtcBundlePolicy, RtcConfiguration, RtcIceCandidate,
+    RtcIceCandidateInit, RtcIceConnectionState, RtcIceServer, RtcIceTransportPolicy,
+    RtcPeerConnection, RtcPeerConnectionIceEvent, RtcRtpSender, RtcSdpType,
+    RtcSessionDescriptionInit, RtcSignalingState, RtcStatsReport, RtcTrackEvent,
+};
+
+use crate::call::negotiation::DescriptionKind;
+use crate::call::route::{Route, StatsEntry, route_from_stats};
+
+/// What the peer connection reports, as it happens.
+#[derive(Debug, Clone)]
+pub enum PeerEvent {
+    /// A local candidate to send (`None`: gathering is complete).
+    LocalCandidate(Option<IceCandidate>),
+    /// Tracks changed: a new offer is needed.
+    NegotiationNeeded,
+    /// A remote track arrived; the stream holds every remote track so far.
+    RemoteStream(MediaStream),
+    /// `iceConnectionState` changed, by its name (`checking`, `connected`...).
+    IceConnectionState(&'static str),
+}
+
+/// The ICE part of the configuration, as the server hands it out.
+#[derive(Debug, Clone, Default)]
+pub struct IceConfig {
+    pub servers: Vec<IceServer>,
+    pub policy: IceTransportPolicy,
+}
+
+/// One `RTCPeerConnection` and the listeners attached to it.
+pub struct PeerConnection {
+    pc: RtcPeerConnection,
+    /// Emptied by [`Self::close`]: dropping an `EventListener` removes it from the connection
+    /// and frees its closure.
+    listeners: RefCell<Vec<EventListener>>,
+}
+
+impl std::fmt::Debug for PeerConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerConnection")
+            .field("signaling_state", &self.pc.signaling_state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PeerConnection {
+    /// A connection with one bundled transport, using `ice`; `on_event` hears everything it
+    /// reports until it is closed.
+    pub fn new(ice: &IceConfig, on_event: impl Fn(PeerEvent) + 'static) -> Result<Self, JsValue> {
+        let config = RtcConfiguration::new();
+        config.set_bundle_policy(RtcBundlePolicy::MaxBundle);
+        config.set_ice_transport_policy(match ice.policy {
+            IceTransportPolicy::All => RtcIceTransportPolicy::All,
+            IceTransportPolicy::Relay => RtcIceTransportPolicy::Relay,
+        });
+        config.set_ice_servers(&ice_servers_to_js(&ice.servers));
+        let pc = RtcPeerConnection::new_with_configuration(&config)?;
+        // Tracks arrive one by one; keep them in one stream so one <video> plays them all.
+        let remote_stream = MediaStream::new()?;
+        let on_event: Rc<dyn Fn(PeerEvent)> = Rc::new(on_event);
+
+        let listeners = vec![
+            EventListener::new(&pc, "icecandidate", {
+                let on_event = Rc::clone(&on_event);
+                move |event| {
+                    let Some(event) = event.dyn_ref::<RtcPeerConnectionIceEvent>() else {
+                        return;
+                    };
+                    on_event(PeerEvent::LocalCandidate(
+                        event.candidate().as_ref().map(candidate_from_js),
+                    ));
+                }
+            }),
+            EventListener::new(&pc, "negotiationneeded", {
+                let on_event = Rc::clone(&on_event);
+                move |_| on_event(PeerEvent::NegotiationNeeded)
+            }),
+            EventListener::new(&pc, "track", {
+                let on_event = Rc::clone(&on_event);
+                move |event| {
+                    let Some(event) = event.dyn_ref::<RtcTrackEvent>() else {
+                        return;
+                    };
+                    remote_stream.add_track(&event.track());
+                    on_event(PeerEvent::RemoteStream(remote_stream.clone()));
+                }
+            }),
+            EventListener::new(&pc, "iceconnectionstatechange", {
+                let pc = pc.clone();
+                move |_| {
+                    on_event(PeerEvent::IceConnectionState(ice_state_name(
+                        pc.ice_connection_state(),
+                    )));
+                }
+            }),
+        ];
+        Ok(Self {
+            pc,
+            listeners: RefCell::new(listeners),
+        })
+    }
+
+    /// The browser object, for the diagnostic hook and for tests.
+    pub fn raw(&self) -> &RtcPeerConnection {
+        &self.pc
+    }
+
+    /// Sends every track of `tracks` that is not sent yet (each `addTrack` fires
+    /// `negotiationneeded`).
+    pub fn add_tracks(&self, tracks: &[MediaStreamTrack], stream: &MediaStream) {
+        let sent: Vec<MediaStreamTrack> = self
+            .pc
+            .get_senders()
+            .iter()
+            .filter_map(|sender| sender.unchecked_into::<RtcRtpSender>().track())
+            .collect();
+        for track in tracks {
+            if !sent.iter().any(|sent| sent == track) {
+                self.pc.add_track_0(track, stream);
+            }
+        }
+    }
+
+    /// Whether the signalling state is `stable` (no offer outstanding).
+    pub fn is_stable(&self) -> bool {
+        self.pc.signaling_state() == RtcSignalingState::Stable
+    }
+
+    /// Whether a remote description has been set.
+    pub fn has_remote_description(&self) -> bool {
+        self.pc.remote_description().is_some()
+    }
+
+    /// Creates and sets the description the current state calls for — an offer when stable,
+    /// an answer after a remote offer — and returns it with its kind.
+    ///
+    /// Uses the argument-less `setLocalDescription()`, which creates the description inside the
+    /// connection's operations chain, so no other step can slip between create and set.
+    pub async fn set_local_description(&self) -> Result<(DescriptionKind, String), JsValue> {
+        let method: Function =
+            Reflect::get(&self.pc, &JsValue::from_str("setLocalDescription"))?.dyn_into()?;
+        let promise: js_sys::Promise = method.call0(&self.pc)?.dyn_into()?;
+        JsFuture::from(promise).await?;
+        let description = self
+            .pc
+            .local_description()
+            .ok_or_else(|| JsValue::from_str("no local description after setting it"))?;
+        let kind = match description.type_() {
+            RtcSdpType::Offer => DescriptionKind::Offer,
+            RtcSdpType::Answer => DescriptionKind::Answer,
+            _ => {
+                return Err(JsValue::from_str(
+                    "local description is neither offer nor answer",
+                ));
+            }
+        };
+        Ok((kind, description.sdp()))
+    }
+
+    /// Sets the other side's description. An offer in `have-local-offer` rolls ours back
+    /// implicitly (the polite side's move in a collision).
+    pub async fn set_remote_description(
+        &self,
+        kind: DescriptionKind,
+        sdp: &str,
+    ) -> Result<(), JsValue> {
+        let init = RtcSessionDescriptionInit::new(match kind {
+            DescriptionKind::Offer => RtcSdpType::Offer,
+            DescriptionKind::Answer => RtcSdpType::Answer,
+        });
+        init.set_sdp(sdp);
+        JsFuture::from(self.pc.set_remote_description(&init)).await?;
+        Ok(())
+    }
+
+    /// Adds a candidate from the other side; `None` (end of candidates) calls
+    /// `addIceCandidate()` with no candidate.
+    pub async fn add_remote_candidate(
+        &self,
+        candidate: Option<&IceCandidate>,
+    ) -> Result<(), JsValue> {
+        let init = candidate.map(candidate_to_js).transpose()?;
+        JsFuture::from(
+            self.pc
+                .add_ice_candidate_with_opt_rtc_ice_candidate_init(init.as_ref()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Starts an ICE restart: `negotiationneeded` follows, and the next offer carries new
+    /// credentials.
+    pub fn restart_ice(&self) {
+        let restarted = Reflect::get(&self.pc, &JsValue::from_str("restartIce"))
+            .and_then(JsCast::dyn_into::<Function>)
+            .and_then(|method| method.call0(&self.pc));
+        if let Err(error) = restarted {
+            super::warn("restartIce failed", &error);
+        }
+    }
+
+    /// The route of the selected candidate pair, from `getStats()`.
+    pub async fn route(&self) -> Option<Route> {
+        let report: RtcStatsReport = JsFuture::from(self.pc.get_stats())
+            .await
+            .ok()?
+            .dyn_into()
+            .ok()?;
+        let entries: Vec<StatsEntry> = report
+            .values()
+            .into_iter()
+            .flatten()
+            .map(|value| stats_entry(&value))
+            .collect();
+        route_from_stats(&entries)
+    }
+
+    /// Closes the connection and removes its listeners. Idempotent.
+    pub fn close(&self) {
+        self.listeners.borrow_mut().clear();
+        self.pc.close();
+    }
+}
+
+impl Drop for PeerConnection {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// `iceServers` for `RTCConfiguration`.
+fn ice_servers_to_js(servers: &[IceServer]) -> Array {
+    servers
+        .iter()
+        .map(|server| {
+            let js = RtcIceServer::new();
+            let urls: Array = server
+                .urls
+                .iter()
+                .map(|url| JsValue::from_str(url))
+                .collect();
+            js.set_urls(&urls);
+            if let Some(username) = &server.username {
+                js.set_username(username);
+            }
+            if let Some(credential) = &server.credential {
+                js.set_credential(credential);
+            }
+            JsValue::from(js)
+        })
+        .collect()
+}
+
+/// A browser candidate as it goes on the wire (the fields of its `toJSON()`).
+pub fn candidate_from_js(candidate: &RtcIceCandidate) -> IceCandidate {
+    IceCandidate {
+        candidate: Some(candidate.candidate()),
+        sdp_mid: candidate.sdp_mid(),
+        sdp_m_line_index: candidate.sdp_m_line_index(),
+        username_fragment: Reflect::get(candidate, &JsValue::from_str("usernameFragment"))
+            .ok()
+            .and_then(|fragment| fragment.as_string()),
+    }
+}
+
+/// A candidate from the wire as `RTCIceCandidateInit`.
+pub fn candidate_to_js(candidate: &IceCandidate) -> Result<RtcIceCandidateInit, JsValue> {
+    let init = RtcIceCandidateInit::new(candidate.candidate.as_deref().unwrap_or_default());
+    init.set_sdp_mid(candidate.sdp_mid.as_deref());
+    init.set_sdp_m_line_index(candidate.sdp_m_line_index);
+    if let Some(fragment) = &candidate.username_fragment {
+        Reflect::set(
+            &init,
+            &JsValue::from_str("usernameFragment"),
+            &JsValue::from_str(fragment),
+        )?;
+    }
+    Ok(init)
+}
+
+fn ice_state_name(state: RtcIceConnectionState) -> &'static str {
+    match state {
+        RtcIceConnectionState::New => "new",
+        RtcIceConnectionState::Checking => "checking",
+        RtcIceConnectionState::Connected => "connected",
+        RtcIceConnectionState::Completed => "completed",
+        RtcIceConnectionState::Failed => "failed",
+        RtcIceConnectionState::Disconnected => "disconnected",
+        RtcIceConnectionState::Closed => "closed",
+        _ => "unknown",
+    }
+}
+
+fn stats_entry(value: &JsValue) -> StatsEntry {
+    let text = |field: &str| {
+        Reflect::get(value, &JsValue::from_str(field))
+            .ok()
+            .and_then(|value| value.as_string())
+    };
+    StatsEntry {
+        id: text("id").unwrap_or_default(),
+        kind: text("type").unwrap_or_default(),
+        selected_candidate_pair_id: text("selectedCandidatePairId"),
+        local_candidate_id: text("localCandidateId"),
+        remote_candidate_id: text("remoteCandidateId"),
+        state: text("state"),
+        nominated: Reflect::get(value, &JsValue::from_str("nominated"))
+            .ok()
+            .and_then(|value| value.as_bool())
+            .unwrap_or(false),
+        candidate_type: text("candidateType"),
+    }
+}

@@ -1,0 +1,15 @@
+//! The call's logic as plain Rust: what the page should do and say, given what the server and
+//! the browser report.
+//!
+//! Nothing here touches `web-sys`: every type is data, every function decides and returns, so
+//! the rules run as ordinary `#[test]`s on the host. The [`crate::session`] module carries the
+//! decisions out against the real browser objects.
+
+pub mod backoff;
+pub mod candidates;
+pub mod media_problem;
+pub mod negotiation;
+pub mod room;
+pub mod room_name;
+pub mod route;
+pub mod status;

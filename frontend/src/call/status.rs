@@ -1,0 +1,208 @@
+//! The status line: one sentence and one machine-readable state for where the call stands.
+//!
+//! Two things decide it: the page's [`Presence`] in the room (from the signalling server) and
+//! the [`CallPhase`] of the peer connection, if there is one. [`Status::of`] combines them;
+//! the strings it returns are part of the page's contract (`#status[data-state]`).
+
+use super::route::Route;
+
+/// Where this page stands with the signalling server and the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// Opening the WebSocket or waiting for `joined`.
+    Connecting,
+    /// The WebSocket closed; a reconnect is scheduled.
+    Offline,
+    /// In the room, alone.
+    Waiting,
+    /// In the room, alone again: the other person left.
+    PeerLeft,
+    /// Two people in the room: a call can start.
+    Ready,
+    /// Refused: the room already holds two people.
+    Full,
+}
+
+/// How the peer connection is doing, once one exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallPhase {
+    /// Offer/answer and ICE checks under way.
+    Connecting,
+    /// Media flows; the route is known once `getStats` has told.
+    Connected(Option<Route>),
+    /// `iceConnectionState` is `disconnected`: the browser is trying to recover.
+    Reconnecting,
+    /// ICE failed: a retry (ICE restart) is needed.
+    Failed,
+}
+
+impl CallPhase {
+    /// The phase after an `iceConnectionState` change, or `None` for states that change nothing
+    /// (`new`, `closed`). A connected call keeps its known route.
+    pub fn after_ice_state(self, ice_state: &str) -> Option<Self> {
+        match ice_state {
+            "checking" => Some(match self {
+                Self::Connected(_) => self,
+                _ => Self::Connecting,
+            }),
+            "connected" | "completed" => Some(match self {
+                Self::Connected(_) => self,
+                _ => Self::Connected(None),
+            }),
+            "disconnected" => Some(Self::Reconnecting),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// What `#status` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// The `data-state` attribute.
+    pub state: &'static str,
+    /// The sentence for the person.
+    pub sentence: String,
+    /// The `data-route` attribute, once connected and known.
+    pub route: Option<Route>,
+}
+
+/// The sentence while alone in the room; the tests look for its start.
+pub const WAITING_SENTENCE: &str = "Waiting for someone — share this link";
+/// The sentence after the other person left.
+pub const PEER_LEFT_SENTENCE: &str = "The other person left. Waiting for someone — share this link";
+
+impl Status {
+    /// The status for a presence and, when a peer connection exists, its phase. Trouble with
+    /// the server outranks the call: a lost or refused connection is what the person must know.
+    pub fn of(presence: Presence, phase: Option<CallPhase>) -> Self {
+        let plain = |state, sentence: &str| Self {
+            state,
+            sentence: sentence.to_owned(),
+            route: None,
+        };
+        match (presence, phase) {
+            (Presence::Offline, _) => {
+                plain("offline", "Connection to the server lost. Reconnecting…")
+            }
+            (Presence::Full, _) => {
+                plain("full", "This room is full: two people are already in it.")
+            }
+            (_, Some(CallPhase::Connecting)) => plain("calling", "Connecting the call…"),
+            (_, Some(CallPhase::Connected(route))) => Self {
+                state: "connected",
+                sentence: match route {
+                    None => "Connected".to_owned(),
+                    Some(Route::Direct) => "Connected (direct)".to_owned(),
+                    Some(Route::Relayed) => "Connected (relayed through TURN)".to_owned(),
+                },
+                route,
+            },
+            (_, Some(CallPhase::Reconnecting)) => plain(
+                "reconnecting",
+                "The connection dropped. Trying to reconnect…",
+            ),
+            (_, Some(CallPhase::Failed)) => plain(
+                "failed",
+                "The call could not connect. Press Retry to try again.",
+            ),
+            (Presence::Connecting, None) => {
+                plain("connecting-signalling", "Connecting to the server…")
+            }
+            (Presence::Waiting, None) => plain("waiting", WAITING_SENTENCE),
+            (Presence::PeerLeft, None) => plain("peer-left", PEER_LEFT_SENTENCE),
+            (Presence::Ready, None) => {
+                plain("ready", "The other person is here. Press Call to start.")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without a call, the room decides: each presence has its own state name.
+    #[test]
+    fn presence_alone_maps_to_states() {
+        let state = |presence| Status::of(presence, None).state;
+        assert_eq!(state(Presence::Connecting), "connecting-signalling");
+        assert_eq!(state(Presence::Waiting), "waiting");
+        assert_eq!(state(Presence::Ready), "ready");
+        assert_eq!(state(Presence::Full), "full");
+        assert_eq!(state(Presence::PeerLeft), "peer-left");
+        assert_eq!(state(Presence::Offline), "offline");
+    }
+
+    /// The sentences carry the words the page contract promises.
+    #[test]
+    fn sentences_are_plain_words() {
+        assert!(
+            Status::of(Presence::Waiting, None)
+                .sentence
+                .starts_with("Waiting for someone — share this link")
+        );
+        assert!(
+            Status::of(Presence::PeerLeft, None)
+                .sentence
+                .contains("The other person left")
+        );
+        assert!(
+            Status::of(Presence::Full, None)
+                .sentence
+                .contains("This room is full")
+        );
+    }
+
+    /// With a call, its phase decides, and the route shows once known.
+    #[test]
+    fn call_phase_outranks_presence() {
+        let connected = Status::of(Presence::Ready, Some(CallPhase::Connected(None)));
+        assert_eq!((connected.state, connected.route), ("connected", None));
+        let relayed = Status::of(
+            Presence::Ready,
+            Some(CallPhase::Connected(Some(Route::Relayed))),
+        );
+        assert_eq!(relayed.route, Some(Route::Relayed));
+        assert!(relayed.sentence.contains("relayed through TURN"));
+        assert_eq!(
+            Status::of(Presence::Ready, Some(CallPhase::Connecting)).state,
+            "calling"
+        );
+        assert_eq!(
+            Status::of(Presence::Ready, Some(CallPhase::Reconnecting)).state,
+            "reconnecting"
+        );
+        assert_eq!(
+            Status::of(Presence::Ready, Some(CallPhase::Failed)).state,
+            "failed"
+        );
+    }
+
+    /// A lost server connection is shown even during a call.
+    #[test]
+    fn offline_outranks_the_call() {
+        let status = Status::of(Presence::Offline, Some(CallPhase::Connected(None)));
+        assert_eq!(status.state, "offline");
+    }
+
+    /// ICE states move the phase: disconnected → reconnecting, back to connected keeps route.
+    #[test]
+    fn ice_states_drive_the_phase() {
+        let connected = CallPhase::Connecting
+            .after_ice_state("connected")
+            .expect("a change");
+        assert_eq!(connected, CallPhase::Connected(None));
+        let with_route = CallPhase::Connected(Some(Route::Direct));
+        assert_eq!(
+            with_route.after_ice_state("disconnected"),
+            Some(CallPhase::Reconnecting)
+        );
+        assert_eq!(with_route.after_ice_state("completed"), Some(with_route));
+        assert_eq!(
+            CallPhase::Connecting.after_ice_state("failed"),
+            Some(CallPhase::Failed)
+        );
+        assert_eq!(CallPhase::Connecting.after_ice_state("new"), None);
+    }
+}

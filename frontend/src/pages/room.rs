@@ -1,0 +1,142 @@
+//! A room at `/room/<name>`: the videos, the buttons and the status of the call.
+//!
+//! The page starts a [`Session`] when it mounts (joining the room before anyone presses a
+//! button) and stops it in `on_cleanup`, which closes the call, stops the camera and closes
+//! the socket.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use shared::RoomName;
+
+use crate::browser::location::room_link;
+use crate::call::status::{CallPhase, Presence};
+use crate::components::{MediaError, ShareLink, StatusLine};
+use crate::session::{Session, SessionUi};
+
+/// Validates the name in the address, then shows the room (or why the name is wrong).
+#[component]
+pub fn RoomPage() -> impl IntoView {
+    let params = use_params_map();
+    let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
+    // Keyed on the name: moving to another room tears the old session down.
+    move || match RoomName::new(name.get()) {
+        Ok(room) => view! { <Room room/> }.into_any(),
+        Err(reason) => view! {
+            <main class="page">
+                <h1>"This room name is not valid"</h1>
+                <p>{format!("{reason}.")}</p>
+                <p><a id="back-home" href="/">"Back to the start page"</a></p>
+            </main>
+        }
+        .into_any(),
+    }
+}
+
+/// One room visit.
+#[component]
+fn Room(room: RoomName) -> impl IntoView {
+    let ui = SessionUi::new();
+    let link = room_link(room.as_str());
+    // Not `Send`: browser objects live in a local store, handed to event handlers by copy.
+    let session = StoredValue::new_local(Session::start(room.clone(), ui));
+    on_cleanup(move || {
+        session.try_with_value(|session| session.stop());
+    });
+
+    let status = Memo::new(move |_| ui.status());
+    let presence = ui.presence;
+    let show_share = move || {
+        matches!(
+            presence.get(),
+            Presence::Connecting | Presence::Waiting | Presence::PeerLeft | Presence::Offline
+        ) && ui.phase.get().is_none()
+    };
+    let is_full = move || presence.get() == Presence::Full;
+    let left_note = move || ui.peer_left.get() && presence.get() != Presence::PeerLeft;
+
+    view! {
+        <main class="page room">
+            <header class="room-header">
+                <h1>"Room " <span class="room-name">{room.to_string()}</span></h1>
+                <StatusLine status/>
+            </header>
+
+            <p id="peer-left-note" class="note" hidden=move || !left_note()>
+                "The other person left."
+            </p>
+            <p id="notice" class="note" hidden=move || ui.notice.read().is_none()>
+                {move || ui.notice.read().as_ref().map(|notice| notice.text())}
+            </p>
+
+            <section class="panel" hidden=move || !show_share()>
+                <ShareLink link/>
+            </section>
+
+            <section class="panel alert" hidden=move || !is_full()>
+                <p>"This room is full. Only two people can be in a call."</p>
+                <p><a id="back-home" href="/">"Back to the start page"</a></p>
+            </section>
+
+            <MediaError
+                problem=ui.media_problem
+                on_retry=move || session.with_value(|session| session.get_video())
+            />
+
+            <section class="videos">
+                <figure class="video remote">
+                    <video id="remote-video" node_ref=ui.remote_video autoplay=true playsinline=true></video>
+                    <figcaption>"Them"</figcaption>
+                </figure>
+                <figure class="video local">
+                    <video
+                        id="local-video"
+                        class="mirrored"
+                        node_ref=ui.local_video
+                        autoplay=true
+                        playsinline=true
+                        muted=true
+                        prop:muted=true
+                    ></video>
+                    <figcaption>"You"</figcaption>
+                </figure>
+            </section>
+
+            <nav class="controls">
+                <button
+                    id="get-video"
+                    type="button"
+                    disabled=move || ui.media_pending.get() || ui.has_media.get()
+                    on:click=move |_| session.with_value(|session| session.get_video())
+                >
+                    "Get Video"
+                </button>
+                <button
+                    id="call"
+                    class="primary"
+                    type="button"
+                    disabled=move || !ui.can_call()
+                    on:click=move |_| session.with_value(|session| session.call())
+                >
+                    "Call"
+                </button>
+                <button
+                    id="hang-up"
+                    class="danger"
+                    type="button"
+                    disabled=move || ui.phase.get().is_none()
+                    on:click=move |_| session.with_value(|session| session.hang_up())
+                >
+                    "Hang up"
+                </button>
+                <button
+                    id="retry-call"
+                    type="button"
+                    hidden=move || ui.phase.get() != Some(CallPhase::Failed)
+                    on:click=move |_| session.with_value(|session| session.retry_call())
+                >
+                    "Retry"
+                </button>
+            </nav>
+        </main>
+    }
+}
