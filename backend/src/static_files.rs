@@ -100,7 +100,7 @@ fn content_security_policy(html: &str) -> String {
         .collect();
     format!(
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; \
-         style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self' blob:; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self' blob: mediastream:; \
          connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
          frame-ancestors 'none'"
     )

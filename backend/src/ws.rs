@@ -365,6 +365,7 @@ impl Connection {
         let Some(room) = &self.room else {
             return vec![not_in_room()];
         };
+        tracing::trace!(peer = %self.peer, ?to, ?message, "relay");
         match self.state.hub.relay(room, &self.peer, to.as_ref(), message) {
             Ok(()) => Vec::new(),
             Err(RelayError::NoPeer) => vec![ServerMessage::error(

@@ -1,0 +1,281 @@
+//! One headless Chromium driven over WebDriver, with the page's contract (ids, `data-state`,
+//! `window.__peerConnection`) wrapped in typed helpers.
+
+use std::{path::Path, time::Duration};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use thirtyfour::{ChromiumLikeCapabilities, DesiredCapabilities, WebDriver, prelude::*};
+
+use crate::{PATIENCE, artifacts_dir, process::Chromedriver};
+
+/// How a browser is started.
+#[derive(Debug, Clone, Copy)]
+pub struct BrowserOptions {
+    /// Grant camera and microphone (fake devices) without a prompt; `false` denies them.
+    pub allow_media: bool,
+}
+
+impl Default for BrowserOptions {
+    fn default() -> Self {
+        Self { allow_media: true }
+    }
+}
+
+/// The flags of ../shared/TOOLCHAIN.md for a real call with fake devices on loopback.
+const FLAGS: &[&str] = &[
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--autoplay-policy=no-user-gesture-required",
+    "--window-size=1000,760",
+];
+
+/// What `getStats()` and the remote `<video>` say about a call, from one side.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallStats {
+    pub connection_state: Option<String>,
+    pub video_frames_decoded: u64,
+    pub audio_packets_received: u64,
+    pub audio_samples_received: u64,
+    pub audio_energy: f64,
+    pub local_candidate_type: Option<String>,
+    pub remote_candidate_type: Option<String>,
+    pub video_width: u32,
+    pub remote_muted: Option<bool>,
+    pub remote_paused: Option<bool>,
+    pub live_remote_audio_tracks: u32,
+}
+
+const STATS_SCRIPT: &str = r#"
+const pc = window.__peerConnection;
+const video = document.getElementById('remote-video');
+const out = {
+  connectionState: pc ? pc.connectionState : null,
+  videoFramesDecoded: 0, audioPacketsReceived: 0, audioSamplesReceived: 0, audioEnergy: 0,
+  localCandidateType: null, remoteCandidateType: null,
+  videoWidth: video ? video.videoWidth : 0,
+  remoteMuted: video ? video.muted : null,
+  remotePaused: video ? video.paused : null,
+  liveRemoteAudioTracks: video && video.srcObject
+    ? video.srcObject.getAudioTracks().filter(t => t.readyState === 'live' && t.enabled).length : 0,
+};
+if (!pc) return out;
+const stats = await pc.getStats();
+let pairId = null;
+stats.forEach(r => {
+  if (r.type === 'inbound-rtp' && r.kind === 'video') out.videoFramesDecoded += r.framesDecoded || 0;
+  if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+    out.audioPacketsReceived += r.packetsReceived || 0;
+    out.audioSamplesReceived += r.totalSamplesReceived || 0;
+    out.audioEnergy += r.totalAudioEnergy || 0;
+  }
+  if (r.type === 'transport' && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId;
+});
+const pair = pairId && stats.get(pairId);
+if (pair) {
+  const local = stats.get(pair.localCandidateId), remote = stats.get(pair.remoteCandidateId);
+  out.localCandidateType = local ? local.candidateType : null;
+  out.remoteCandidateType = remote ? remote.candidateType : null;
+}
+return out;
+"#;
+
+/// The peer connection's states, for failure messages.
+const PEER_STATE: &str = r#"
+const pc = window.__peerConnection;
+return pc ? { signaling: pc.signalingState, ice: pc.iceConnectionState,
+  connection: pc.connectionState, gathering: pc.iceGatheringState,
+  transceivers: pc.getTransceivers().length,
+  local: pc.localDescription && pc.localDescription.type,
+  remote: pc.remoteDescription && pc.remoteDescription.type } : null;
+"#;
+
+/// Keeps console warnings and errors in `window.__consoleLog` (installed after each load).
+const CAPTURE_CONSOLE: &str = r#"
+window.__consoleLog = [];
+for (const level of ['warn', 'error']) {
+  const original = console[level].bind(console);
+  console[level] = (...args) => {
+    window.__consoleLog.push(level + ': ' + args.map(a => (a && a.message) || String(a)).join(' '));
+    original(...args);
+  };
+}
+return true;
+"#;
+
+/// A browser with one page.
+pub struct Browser {
+    pub driver: WebDriver,
+    pub name: String,
+}
+
+impl Browser {
+    pub async fn launch(
+        chromedriver: &Chromedriver,
+        scratch: &Path,
+        options: BrowserOptions,
+        _origin: &str,
+    ) -> anyhow::Result<Self> {
+        let name = format!("browser-{:08x}", rand::random::<u32>());
+        let profile = scratch.join(&name);
+        std::fs::create_dir_all(&profile)?;
+        let mut caps = DesiredCapabilities::chrome();
+        caps.set_binary("/usr/bin/chromium")?;
+        for flag in FLAGS {
+            caps.add_arg(flag)?;
+        }
+        if options.allow_media {
+            caps.add_arg("--use-fake-ui-for-media-stream")?;
+        } else {
+            // Headless Chromium has no prompt to show: this answers every prompt with "Block".
+            caps.add_arg("--deny-permission-prompts")?;
+        }
+        caps.add_arg(&format!("--user-data-dir={}", profile.display()))?;
+        let driver = WebDriver::new(chromedriver.url(), caps)
+            .await
+            .context("starting Chromium through chromedriver")?;
+        Ok(Self { driver, name })
+    }
+
+    /// Opens `url`, and keeps the page's console warnings and errors for failure messages.
+    pub async fn goto(&self, url: &str) -> anyhow::Result<()> {
+        self.driver.goto(url).await?;
+        self.eval(CAPTURE_CONSOLE).await?;
+        Ok(())
+    }
+
+    /// The page's peer-connection states and captured console warnings, for failure messages.
+    pub async fn diagnostics(&self) -> String {
+        let peer = self.eval(PEER_STATE).await.unwrap_or_default();
+        let console = self
+            .eval("return window.__consoleLog || [];")
+            .await
+            .unwrap_or_default();
+        format!("{}: peer {peer}; console {console}", self.name)
+    }
+
+    /// Clicks the element with this id once it exists and is enabled.
+    pub async fn click(&self, id: &str) -> anyhow::Result<()> {
+        self.wait_for(
+            &format!("const e = document.getElementById('{id}'); return !!e && !e.disabled;"),
+            &format!("#{id} enabled"),
+        )
+        .await?;
+        self.driver.find(By::Id(id)).await?.click().await?;
+        Ok(())
+    }
+
+    /// Runs `script` (a function body; may `await`) and returns its JSON result.
+    pub async fn eval(&self, script: &str) -> anyhow::Result<serde_json::Value> {
+        let wrapped = format!("return (async () => {{ {script} }})();");
+        Ok(self
+            .driver
+            .execute(wrapped, Vec::new())
+            .await?
+            .json()
+            .clone())
+    }
+
+    /// Polls `condition` (a function body returning a boolean) until true; on timeout saves a
+    /// screenshot and fails with the page's status line.
+    pub async fn wait_for(&self, condition: &str, what: &str) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if self.eval(condition).await?.as_bool() == Some(true) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                let status = self.status_text().await.unwrap_or_default();
+                let diagnostics = self.diagnostics().await;
+                let _ = self.screenshot(&format!("timeout-{}", self.name)).await;
+                bail!("waited {PATIENCE:?} for {what}; status: {status:?}; {diagnostics}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `#status[data-state]`.
+    pub async fn state(&self) -> anyhow::Result<Option<String>> {
+        let value = self
+            .eval("const s = document.getElementById('status'); return s ? s.dataset.state : null;")
+            .await?;
+        Ok(value.as_str().map(str::to_owned))
+    }
+
+    pub async fn status_text(&self) -> anyhow::Result<String> {
+        let value = self
+            .eval("const s = document.getElementById('status'); return s ? s.innerText : '';")
+            .await?;
+        Ok(value.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Waits until `#status[data-state]` is `state`.
+    pub async fn wait_state(&self, state: &str) -> anyhow::Result<()> {
+        self.wait_for(
+            &format!(
+                "const s = document.getElementById('status'); return !!s && s.dataset.state === '{state}';"
+            ),
+            &format!("state {state}"),
+        )
+        .await
+    }
+
+    /// Waits until the page shows `text` somewhere.
+    pub async fn wait_text(&self, text: &str) -> anyhow::Result<()> {
+        let literal = serde_json::to_string(text)?;
+        self.wait_for(
+            &format!("return document.body.innerText.includes({literal});"),
+            &format!("text {text:?}"),
+        )
+        .await
+    }
+
+    pub async fn stats(&self) -> anyhow::Result<CallStats> {
+        Ok(serde_json::from_value(self.eval(STATS_SCRIPT).await?)?)
+    }
+
+    /// Waits until remote video frames are being decoded and the remote video has a size.
+    pub async fn wait_remote_media(&self) -> anyhow::Result<CallStats> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let stats = self.stats().await?;
+            if stats.video_frames_decoded > 0
+                && stats.video_width > 0
+                && stats.audio_packets_received > 0
+            {
+                return Ok(stats);
+            }
+            if tokio::time::Instant::now() > deadline {
+                let _ = self.screenshot(&format!("timeout-{}", self.name)).await;
+                bail!(
+                    "{}: no remote media after {PATIENCE:?}: {stats:?}",
+                    self.name
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Saves a PNG of the page as `artifacts/e2e/<name>.png`.
+    pub async fn screenshot(&self, name: &str) -> anyhow::Result<std::path::PathBuf> {
+        let path = artifacts_dir().join(format!("{name}.png"));
+        self.driver.screenshot(&path).await?;
+        Ok(path)
+    }
+
+    /// Closes the browser (like closing the tab and the window).
+    pub async fn quit(self) -> anyhow::Result<()> {
+        self.driver.quit().await?;
+        Ok(())
+    }
+}

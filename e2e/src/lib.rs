@@ -1,0 +1,176 @@
+//! End-to-end harness: the real backend serving the real release build, coturn, the Twilio
+//! stand-in, chromedriver and independent headless Chromiums with fake camera and microphone.
+//!
+//! Driven from Rust with thirtyfour over chromedriver (Debian's `chromium-driver`): the tests
+//! stay in the workspace's language and `cargo test`, need no Node toolchain, and WebDriver's
+//! "execute script" awaits promises, which is all `getStats()` needs. (chromiumoxide would give
+//! CDP, but its generated protocol crate costs minutes of compile time on these 2-core machines
+//! for nothing these tests use.)
+//!
+//! Everything here must run inside a network namespace that has only `lo` (the README's test
+//! command does `unshare --net`): [`Stack::start`] refuses to run anywhere else, so no browser
+//! ever reaches a real network.
+
+pub mod browser;
+pub mod process;
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+
+pub use browser::{Browser, BrowserOptions, CallStats};
+pub use process::{Backend, Chromedriver, Coturn, TwilioProcess};
+
+/// How long any awaited condition in a browser may take before the test fails.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The repository root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e/ lives in the workspace")
+        .to_owned()
+}
+
+/// Where screenshots and logs of the runs go (`artifacts/e2e`, ignored by git).
+pub fn artifacts_dir() -> PathBuf {
+    let dir = workspace_root().join("artifacts").join("e2e");
+    std::fs::create_dir_all(&dir).expect("create artifacts dir");
+    dir
+}
+
+/// A free TCP port on loopback (released before use; fine within one namespace).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind loopback")
+        .port()
+}
+
+/// Fails unless this process is in a network namespace whose only interface is loopback.
+pub fn ensure_loopback_only() -> anyhow::Result<()> {
+    // /proc/self/net/dev belongs to this process's namespace (/sys/class/net would show the
+    // namespace that mounted /sys).
+    let interfaces: Vec<String> = std::fs::read_to_string("/proc/self/net/dev")
+        .context("listing network interfaces")?
+        .lines()
+        .skip(2)
+        .filter_map(|line| Some(line.split(':').next()?.trim().to_owned()))
+        .collect();
+    if interfaces != ["lo"] {
+        bail!(
+            "end-to-end tests must run in a loopback-only network namespace (found {interfaces:?}); \
+             run them through scripts/test, or: unshare --net sh -c 'ip link set lo up; cargo test -p e2e'"
+        );
+    }
+    Ok(())
+}
+
+/// What a test wants running behind the page.
+#[derive(Debug, Clone, Default)]
+pub struct StackOptions {
+    /// Backend arguments beyond the listener and static dir.
+    pub backend_args: Vec<String>,
+    /// Start coturn with a fresh shared secret.
+    pub coturn: bool,
+    /// Start the Twilio stand-in, handing out the coturn's TURN URL with real credentials.
+    pub twilio: bool,
+    /// Only relayed candidates (`--ice-transport-policy relay`).
+    pub relay_only: bool,
+}
+
+/// Everything a call needs, stopped (by PID) when dropped.
+pub struct Stack {
+    pub backend: Backend,
+    pub coturn: Option<Coturn>,
+    pub twilio: Option<TwilioProcess>,
+    pub chromedriver: Chromedriver,
+    /// Profiles, configs; removed on drop.
+    pub scratch: tempfile::TempDir,
+}
+
+impl Drop for Stack {
+    /// Chromium outlives a killed chromedriver, and a browser left in a call keeps encoding
+    /// video: kill every process whose profile lives in this stack's scratch directory.
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("pkill")
+            .arg("-KILL")
+            .arg("-f")
+            .arg(self.scratch.path())
+            .status();
+    }
+}
+
+impl Stack {
+    pub async fn start(options: StackOptions) -> anyhow::Result<Self> {
+        ensure_loopback_only()?;
+        let scratch = tempfile::tempdir()?;
+        let coturn = if options.coturn || options.twilio {
+            Some(Coturn::start(scratch.path()).await?)
+        } else {
+            None
+        };
+        let mut args = options.backend_args.clone();
+        if options.relay_only {
+            args.extend(["--ice-transport-policy".into(), "relay".into()]);
+        }
+        let twilio = match (&coturn, options.twilio) {
+            (Some(turn), true) => {
+                let twilio = TwilioProcess::start(turn).await?;
+                args.extend([
+                    "--twilio-account-sid".into(),
+                    twilio.account_sid.clone(),
+                    "--twilio-auth-token".into(),
+                    twilio.auth_token.clone(),
+                    "--twilio-base-url".into(),
+                    twilio.base_url(),
+                ]);
+                Some(twilio)
+            }
+            _ => None,
+        };
+        if let (Some(turn), None) = (&coturn, &twilio) {
+            args.extend([
+                "--turn-urls".into(),
+                turn.turn_url(),
+                "--turn-secret".into(),
+                turn.secret.clone(),
+                "--ice-urls".into(),
+                turn.stun_url(),
+            ]);
+        }
+        let backend = Backend::start(&args).await?;
+        let chromedriver = Chromedriver::start().await?;
+        Ok(Self {
+            backend,
+            coturn,
+            twilio,
+            chromedriver,
+            scratch,
+        })
+    }
+
+    /// A new, independent browser (own process, own profile).
+    pub async fn browser(&self, options: BrowserOptions) -> anyhow::Result<Browser> {
+        Browser::launch(
+            &self.chromedriver,
+            self.scratch.path(),
+            options,
+            &self.backend.origin(),
+        )
+        .await
+    }
+
+    /// `http://localhost:<port>/room/<a fresh random name>`.
+    pub fn new_room_url(&self) -> String {
+        format!(
+            "{}/room/e2e-{:012x}",
+            self.backend.origin(),
+            rand::random::<u64>() & 0xffff_ffff_ffff
+        )
+    }
+}

@@ -1,0 +1,235 @@
+//! The processes behind a call: backend, coturn, Twilio stand-in, chromedriver. Each is started
+//! on a free loopback port, waited for until it answers, and killed (by PID) on drop.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    net::TcpStream,
+    process::{Child, Command},
+};
+
+use crate::{artifacts_dir, free_port, workspace_root};
+
+fn release_binary(name: &str) -> anyhow::Result<PathBuf> {
+    let path = workspace_root().join("target/release").join(name);
+    if !path.exists() {
+        bail!(
+            "{} is missing: run `cargo build --release -p backend -p testkit`",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// A log file in the artifacts directory for a child's output.
+fn log_file(name: &str) -> anyhow::Result<std::fs::File> {
+    let path = artifacts_dir().join(format!("{name}.log"));
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))
+}
+
+/// Waits until something accepts TCP connections on `port`.
+async fn wait_for_port(port: u16, what: &str, child: &mut Child) -> anyhow::Result<()> {
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("{what} exited early with {status} (see artifacts/e2e/*.log)");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("{what} did not listen on port {port} within 10 s")
+}
+
+/// The signalling server, serving `dist/`.
+pub struct Backend {
+    pub port: u16,
+    child: Child,
+}
+
+impl Backend {
+    pub async fn start(args: &[String]) -> anyhow::Result<Self> {
+        let dist = workspace_root().join("dist");
+        if !dist.join("index.html").exists() {
+            bail!("dist/ is missing: run `trunk build --release` first");
+        }
+        let port = free_port();
+        let mut child = Command::new(release_binary("backend")?)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--static-dir")
+            .arg(&dist)
+            .args(["--max-connections-per-ip", "0"])
+            .args(args)
+            // Only the options given here: no .env, no inherited provider settings.
+            .current_dir(std::env::temp_dir())
+            .env_clear()
+            .env(
+                "RUST_LOG",
+                std::env::var("E2E_BACKEND_LOG").unwrap_or_else(|_| "info,tower_http=warn".into()),
+            )
+            .stdout(log_file("backend")?)
+            .stderr(log_file("backend")?)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the backend")?;
+        wait_for_port(port, "backend", &mut child).await?;
+        Ok(Self { port, child })
+    }
+
+    /// `http://localhost:<port>`: localhost is a secure context, so getUserMedia works.
+    pub fn origin(&self) -> String {
+        format!("http://localhost:{}", self.port)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+}
+
+/// coturn in the foreground with a per-run shared secret (TURN REST, `use-auth-secret`).
+pub struct Coturn {
+    pub port: u16,
+    pub secret: String,
+    _child: Child,
+}
+
+impl Coturn {
+    pub async fn start(scratch: &Path) -> anyhow::Result<Self> {
+        let port = free_port();
+        let secret = format!("{:032x}", rand::random::<u128>());
+        let dir = scratch.join(format!("coturn-{port}"));
+        std::fs::create_dir_all(&dir)?;
+        // Relay ports are drawn near the listening port so that two coturns (never at once
+        // here, but cheaply) would not collide.
+        let min_port = 49_160;
+        let config = format!(
+            "listening-ip=127.0.0.1\nrelay-ip=127.0.0.1\nlistening-port={port}\n\
+             min-port={min_port}\nmax-port={}\nrealm=example.test\nuse-auth-secret\n\
+             static-auth-secret={secret}\nfingerprint\nallow-loopback-peers\nno-tls\nno-dtls\n\
+             no-cli\nno-multicast-peers\nuserdb={}/turndb.sqlite\npidfile={}/turnserver.pid\n\
+             log-file=stdout\nsimple-log\n",
+            min_port + 100,
+            dir.display(),
+            dir.display(),
+        );
+        let config_path = dir.join("turnserver.conf");
+        std::fs::write(&config_path, config)?;
+        let mut child = Command::new("turnserver")
+            .arg("-c")
+            .arg(&config_path)
+            .stdout(log_file("coturn")?)
+            .stderr(log_file("coturn")?)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting coturn (apt-get install coturn)")?;
+        wait_for_port(port, "coturn", &mut child).await?;
+        Ok(Self {
+            port,
+            secret,
+            _child: child,
+        })
+    }
+
+    pub fn turn_url(&self) -> String {
+        format!("turn:127.0.0.1:{}?transport=udp", self.port)
+    }
+
+    pub fn stun_url(&self) -> String {
+        format!("stun:127.0.0.1:{}", self.port)
+    }
+}
+
+/// The Twilio Tokens stand-in (`testkit`), handing out the coturn's URLs with credentials
+/// coturn accepts, as Twilio hands out its own TURN servers.
+pub struct TwilioProcess {
+    pub port: u16,
+    pub account_sid: String,
+    pub auth_token: String,
+    _child: Child,
+}
+
+impl TwilioProcess {
+    pub async fn start(coturn: &Coturn) -> anyhow::Result<Self> {
+        let account_sid = format!("AC{:032x}", rand::random::<u128>());
+        let auth_token = format!("{:032x}", rand::random::<u128>());
+        let mut child = Command::new(release_binary("twilio-standin")?)
+            .args(["--listen", "127.0.0.1:0", "--account-sid", &account_sid])
+            .args([
+                "--auth-token",
+                &auth_token,
+                "--stun-url",
+                &coturn.stun_url(),
+            ])
+            .args([
+                "--turn-url",
+                &coturn.turn_url(),
+                "--turn-secret",
+                &coturn.secret,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(log_file("twilio-standin")?)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the Twilio stand-in")?;
+        let stdout = child.stdout.take().context("stand-in stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .context("the stand-in did not start in 10 s")??
+            .context("the stand-in exited")?;
+        let port = line
+            .strip_prefix("listening on ")
+            .and_then(|address| address.rsplit(':').next())
+            .and_then(|port| port.parse().ok())
+            .with_context(|| format!("unexpected stand-in output {line:?}"))?;
+        Ok(Self {
+            port,
+            account_sid,
+            auth_token,
+            _child: child,
+        })
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// One chromedriver; each browser is its own session (own Chromium process and profile).
+pub struct Chromedriver {
+    pub port: u16,
+    _child: Child,
+}
+
+impl Chromedriver {
+    pub async fn start() -> anyhow::Result<Self> {
+        let port = free_port();
+        let mut child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(log_file("chromedriver")?)
+            .stderr(log_file("chromedriver")?)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting chromedriver (apt-get install chromium-driver)")?;
+        wait_for_port(port, "chromedriver", &mut child).await?;
+        Ok(Self {
+            port,
+            _child: child,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
