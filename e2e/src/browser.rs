@@ -113,6 +113,36 @@ for (const level of ['warn', 'error']) {
 return true;
 "#;
 
+/// Wraps `RTCPeerConnection` to log its events and calls into `window.__consoleLog`
+/// (with `E2E_TRACE_PEER=1`; off by default, as it shifts the timing it observes).
+const TRACE_PEER: &str = r#"
+const Native = window.RTCPeerConnection;
+const t0 = performance.now();
+const log = (msg) => window.__consoleLog.push(`pc ${Math.round(performance.now() - t0)}ms ${msg}`);
+window.RTCPeerConnection = class extends Native {
+  constructor(...args) {
+    super(...args);
+    log('new');
+    this.addEventListener('icecandidate', e => log('icecandidate ' + (e.candidate ? e.candidate.candidate.slice(0, 60) : 'null')));
+    this.addEventListener('icegatheringstatechange', () => log('gathering ' + this.iceGatheringState));
+    this.addEventListener('signalingstatechange', () => log('signaling ' + this.signalingState));
+    this.addEventListener('iceconnectionstatechange', () => log('ice ' + this.iceConnectionState));
+    this.addEventListener('negotiationneeded', () => log('negotiationneeded'));
+    for (const name of ['setLocalDescription', 'setRemoteDescription', 'addIceCandidate', 'restartIce', 'close']) {
+      const original = this[name].bind(this);
+      this[name] = (...a) => {
+        const what = a[0] ? (a[0].type || (a[0].candidate !== undefined ? 'cand ' + String(a[0].candidate).slice(0, 40) : '')) : '';
+        log(`${name}(${what})`);
+        const r = original(...a);
+        if (r && r.then) r.then(() => log(`${name} ok`), err => log(`${name} failed ${err}`));
+        return r;
+      };
+    }
+  }
+};
+return true;
+"#;
+
 /// A browser with one page.
 pub struct Browser {
     pub driver: WebDriver,
@@ -151,6 +181,9 @@ impl Browser {
     pub async fn goto(&self, url: &str) -> anyhow::Result<()> {
         self.driver.goto(url).await?;
         self.eval(CAPTURE_CONSOLE).await?;
+        if std::env::var_os("E2E_TRACE_PEER").is_some() {
+            self.eval(TRACE_PEER).await?;
+        }
         Ok(())
     }
 

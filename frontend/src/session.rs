@@ -588,6 +588,19 @@ impl Session {
 
     /// An offer or answer from the other side (perfect negotiation's second half).
     fn on_remote_description(&self, kind: DescriptionKind, sdp: String, from: Option<PeerId>) {
+        let glare = self.state.borrow().call.as_ref().is_some_and(|call| {
+            kind == DescriptionKind::Offer
+                && call.negotiation.role() == Role::Polite
+                && (call.negotiation.making_offer() || !call.peer.is_stable())
+        });
+        if glare {
+            // Both pressed Call: the polite side yields. Rather than rolling its own offer
+            // back, it starts over with a fresh peer connection, since nothing has flowed yet.
+            // Chromium sometimes stops gathering for good after rolling back an offer whose
+            // gathering had begun (ICE stays "new" on both sides: seen in the both-press-Call
+            // end-to-end test, about one run in ten); a fresh connection never does.
+            self.end_call();
+        }
         let has_call = self.state.borrow().call.is_some();
         if !has_call {
             // The callee's side of a call: an offer creates the peer connection.
