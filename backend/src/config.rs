@@ -247,6 +247,29 @@ mod tests {
         assert!(Config::parse_from_args(["backend", "--twilio-ttl", "90000"]).is_err());
     }
 
+    /// Presence is in memory unless a Redis URL is given; the expiry has a floor because the
+    /// heartbeat runs every third of it.
+    #[test]
+    fn redis_is_opt_in_and_expiry_has_a_floor() {
+        let config = Config::parse_from_args(["backend"]).expect("parses");
+        assert_eq!(config.redis.redis_url, None);
+        assert_eq!(config.redis.redis_expiry, Duration::from_secs(6));
+        let config = Config::parse_from_args([
+            "backend",
+            "--redis-url",
+            "redis://127.0.0.1:6379/0",
+            "--redis-expiry",
+            "3s",
+        ])
+        .expect("parses");
+        assert_eq!(
+            config.redis.redis_url.as_deref(),
+            Some("redis://127.0.0.1:6379/0")
+        );
+        assert_eq!(config.redis.redis_expiry, Duration::from_secs(3));
+        assert!(Config::parse_from_args(["backend", "--redis-expiry", "100ms"]).is_err());
+    }
+
     /// `--help` explains every option.
     #[test]
     fn help_explains_every_option() {
