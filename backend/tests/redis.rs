@@ -261,7 +261,9 @@ async fn disconnect_is_announced_across_instances() {
         alice.recv().await,
         ServerMessage::PeerLeft { peer: carol_id }
     );
-    alice.close().await;
+    // Close, then wait for the server to drop the socket: it does so after the leave.
+    let _ = alice.socket().close(None).await;
+    let _ = alice.closed().await;
     // The room emptied: a newcomer on either instance is alone in it.
     let mut watcher = two.client().await;
     assert_eq!(watcher.join("closing").await, vec![]);
@@ -317,7 +319,7 @@ async fn members_of_a_crashed_instance_leave_within_the_expiry() {
     let took = crashed.elapsed();
     // Expiry, plus one heartbeat period for the survivor to look, plus scheduling slack.
     assert!(
-        took < REDIS_EXPIRY + REDIS_EXPIRY / 3 + Duration::from_millis(500),
+        took < REDIS_EXPIRY + REDIS_EXPIRY / 3 + Duration::from_secs(1),
         "peer_left took {took:?}"
     );
     // The seat is free again.
