@@ -28,6 +28,9 @@ pub struct Config {
     #[command(flatten)]
     pub ice: IceConfig,
 
+    #[command(flatten)]
+    pub redis: RedisConfig,
+
     /// How long to wait for connections to close on shutdown before giving up on them.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value = "5s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
@@ -79,6 +82,32 @@ pub struct Limits {
     /// A connection silent for this long (no frame, no pong) is dropped and its room told.
     #[arg(long, env = "HEARTBEAT_TIMEOUT", default_value = "40s", value_parser = humantime::parse_duration)]
     pub heartbeat_timeout: Duration,
+}
+
+/// Presence and relay shared by several instances (behind one load balancer) through Redis.
+#[derive(Debug, Clone, Args)]
+pub struct RedisConfig {
+    /// Redis URL (e.g. `redis://127.0.0.1:6379/0`): rooms are shared with every instance using
+    /// the same Redis. Without it, rooms live in this instance's memory.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// How long the members of an instance that stopped (crashed) are still believed present;
+    /// each instance refreshes its own every third of this.
+    #[arg(long, env = "REDIS_EXPIRY", default_value = "6s", value_parser = parse_expiry)]
+    pub redis_expiry: Duration,
+
+    /// Longest wait for one Redis call; past it a join is refused with `unavailable`.
+    #[arg(long, env = "REDIS_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub redis_timeout: Duration,
+}
+
+fn parse_expiry(value: &str) -> Result<Duration, String> {
+    let expiry = humantime::parse_duration(value).map_err(|error| error.to_string())?;
+    if expiry < Duration::from_millis(300) {
+        return Err("must be at least 300ms (the heartbeat runs every third of it)".to_owned());
+    }
+    Ok(expiry)
 }
 
 /// Where ICE servers come from. The first provider configured wins: Twilio, then TURN REST
@@ -216,6 +245,29 @@ mod tests {
         assert!(Config::parse_from_args(["backend", "--ice-transport-policy", "some"]).is_err());
         assert!(Config::parse_from_args(["backend", "--room-capacity", "1"]).is_err());
         assert!(Config::parse_from_args(["backend", "--twilio-ttl", "90000"]).is_err());
+    }
+
+    /// Presence is in memory unless a Redis URL is given; the expiry has a floor because the
+    /// heartbeat runs every third of it.
+    #[test]
+    fn redis_is_opt_in_and_expiry_has_a_floor() {
+        let config = Config::parse_from_args(["backend"]).expect("parses");
+        assert_eq!(config.redis.redis_url, None);
+        assert_eq!(config.redis.redis_expiry, Duration::from_secs(6));
+        let config = Config::parse_from_args([
+            "backend",
+            "--redis-url",
+            "redis://127.0.0.1:6379/0",
+            "--redis-expiry",
+            "3s",
+        ])
+        .expect("parses");
+        assert_eq!(
+            config.redis.redis_url.as_deref(),
+            Some("redis://127.0.0.1:6379/0")
+        );
+        assert_eq!(config.redis.redis_expiry, Duration::from_secs(3));
+        assert!(Config::parse_from_args(["backend", "--redis-expiry", "100ms"]).is_err());
     }
 
     /// `--help` explains every option.

@@ -5,6 +5,7 @@
 //! - [`ws`]: the WebSocket upgrade and the one task per connection;
 //! - [`hub`]: presence plus delivery between connections, the one place that notifies rooms;
 //! - [`rooms`]: the room registry (who is where, the capacity rule), plain data;
+//! - [`redis_presence`]: the same decisions shared by several instances through Redis;
 //! - [`limits`]: admission at the upgrade (Origin, connections per IP);
 //! - [`ice`]: ICE servers for browsers (Twilio, TURN REST, static list);
 //! - [`static_files`]: serving the built frontend.
@@ -16,13 +17,14 @@ pub mod config;
 pub mod hub;
 pub mod ice;
 pub mod limits;
+pub mod redis_presence;
 pub mod rooms;
 pub mod static_files;
 pub mod ws;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::{Json, Router, extract::State, routing::get};
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -30,9 +32,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::{
     config::{Config, Limits},
-    hub::Hub,
+    hub::{Hub, StoreHealth},
     ice::Ice,
     limits::{ConnectionCounter, OriginPolicy},
+    redis_presence::RedisSettings,
 };
 
 /// What every request handler and connection task shares. Cheap to clone.
@@ -50,9 +53,21 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Builds the shared state; with a Redis URL this starts background tasks, so it must run
+    /// inside a Tokio runtime.
     pub fn new(config: &Config) -> anyhow::Result<Self> {
         Ok(Self {
-            hub: Hub::new(usize::from(config.limits.room_capacity)),
+            hub: match &config.redis.redis_url {
+                Some(url) => Hub::with_redis(
+                    usize::from(config.limits.room_capacity),
+                    RedisSettings {
+                        url: url.clone(),
+                        expiry: config.redis.redis_expiry,
+                        timeout: config.redis.redis_timeout,
+                    },
+                )?,
+                None => Hub::new(usize::from(config.limits.room_capacity)),
+            },
             ice: Arc::new(Ice::from_config(&config.ice)?),
             limits: Arc::new(config.limits.clone()),
             origins: Arc::new(OriginPolicy::from_list(&config.limits.allowed_origins)),
@@ -82,17 +97,28 @@ struct Health {
     rooms: usize,
     connections: usize,
     ice_provider: &'static str,
+    /// `up` or `down` with `--redis-url`; absent when presence is in memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis: Option<&'static str>,
 }
 
-/// `GET /healthz`: liveness plus a few counters for operators.
-async fn healthz(State(state): State<AppState>) -> Json<Health> {
+/// `GET /healthz`: liveness plus a few counters for operators. 503 while Redis (when used)
+/// cannot be reached, so a load balancer sends new people elsewhere.
+async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let (rooms, connections) = state.hub.counts();
-    Json(Health {
-        status: "ok",
+    let (code, status, redis) = match state.hub.store_health() {
+        StoreHealth::Memory => (StatusCode::OK, "ok", None),
+        StoreHealth::Up => (StatusCode::OK, "ok", Some("up")),
+        StoreHealth::Down => (StatusCode::SERVICE_UNAVAILABLE, "degraded", Some("down")),
+    };
+    let health = Health {
+        status,
         rooms,
         connections,
         ice_provider: state.ice.provider_name(),
-    })
+        redis,
+    };
+    (code, Json(health))
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then closes every WebSocket with a
@@ -130,5 +156,6 @@ pub async fn serve(
     {
         tracing::warn!(?grace, "some connections did not close in time");
     }
+    state.hub.close();
     Ok(())
 }

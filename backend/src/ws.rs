@@ -25,6 +25,7 @@ use crate::{
     AppState,
     hub::{Mailbox, RelayError},
     limits::ConnectionSlot,
+    redis_presence::Unavailable,
     rooms::JoinOutcome,
 };
 
@@ -150,7 +151,7 @@ async fn run(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
     let end = connection.serve(&mut socket, &mut mailbox).await;
 
     if let Some(room) = connection.room.take() {
-        state.hub.leave(&room, &peer);
+        state.hub.leave(&room, &peer).await;
     }
     state.hub.unregister(&peer);
     if let Some(frame) = end.close_frame() {
@@ -274,10 +275,10 @@ impl Connection {
         let peer = self.peer.clone();
         match message {
             ClientMessage::Ping => vec![ServerMessage::Pong],
-            ClientMessage::Join { room } => self.join(room),
+            ClientMessage::Join { room } => self.join(room).await,
             ClientMessage::Leave => match self.room.take() {
                 Some(room) => {
-                    self.state.hub.leave(&room, &peer);
+                    self.state.hub.leave(&room, &peer).await;
                     Vec::new()
                 }
                 None => vec![not_in_room()],
@@ -289,7 +290,7 @@ impl Connection {
                     from: peer,
                     to: to.clone(),
                 };
-                self.relay(to, relayed)
+                self.relay(to, relayed).await
             }
             ClientMessage::Answer { sdp, to } => {
                 let relayed = ServerMessage::Answer {
@@ -297,7 +298,7 @@ impl Connection {
                     from: peer,
                     to: to.clone(),
                 };
-                self.relay(to, relayed)
+                self.relay(to, relayed).await
             }
             ClientMessage::Candidate { candidate, to } => {
                 let relayed = ServerMessage::Candidate {
@@ -305,20 +306,21 @@ impl Connection {
                     from: peer,
                     to: to.clone(),
                 };
-                self.relay(to, relayed)
+                self.relay(to, relayed).await
             }
         }
     }
 
-    fn join(&mut self, room: RoomName) -> Vec<ServerMessage> {
+    async fn join(&mut self, room: RoomName) -> Vec<ServerMessage> {
         if self.room.is_some() {
             return vec![ServerMessage::error(
                 ErrorCode::AlreadyInRoom,
                 "You are already in a room; leave it before joining another.",
             )];
         }
-        match self.state.hub.join(&room, &self.peer) {
-            JoinOutcome::Joined { others } => {
+        match self.state.hub.join(&room, &self.peer).await {
+            Err(Unavailable) => vec![unavailable()],
+            Ok(JoinOutcome::Joined { others }) => {
                 self.room = Some(room.clone());
                 let ready = others.len() == 1;
                 let mut replies = vec![ServerMessage::Joined {
@@ -331,7 +333,7 @@ impl Connection {
                 }
                 replies
             }
-            JoinOutcome::Full { capacity } => vec![ServerMessage::Full { room, capacity }],
+            Ok(JoinOutcome::Full { capacity }) => vec![ServerMessage::Full { room, capacity }],
         }
     }
 
@@ -361,12 +363,17 @@ impl Connection {
         }
     }
 
-    fn relay(&self, to: Option<PeerId>, message: ServerMessage) -> Vec<ServerMessage> {
+    async fn relay(&self, to: Option<PeerId>, message: ServerMessage) -> Vec<ServerMessage> {
         let Some(room) = &self.room else {
             return vec![not_in_room()];
         };
         tracing::trace!(peer = %self.peer, ?to, ?message, "relay");
-        match self.state.hub.relay(room, &self.peer, to.as_ref(), message) {
+        match self
+            .state
+            .hub
+            .relay(room, &self.peer, to.as_ref(), message)
+            .await
+        {
             Ok(()) => Vec::new(),
             Err(RelayError::NoPeer) => vec![ServerMessage::error(
                 ErrorCode::NoPeer,
@@ -376,8 +383,16 @@ impl Connection {
                 ErrorCode::UnknownPeer,
                 "That person is not in this room.",
             )],
+            Err(RelayError::Unavailable(Unavailable)) => vec![unavailable()],
         }
     }
+}
+
+fn unavailable() -> ServerMessage {
+    ServerMessage::error(
+        ErrorCode::Unavailable,
+        "The server cannot reach its room directory right now; try again shortly.",
+    )
 }
 
 fn not_in_room() -> ServerMessage {

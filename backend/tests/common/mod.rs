@@ -66,6 +66,39 @@ impl TestServer {
         Self::start(|_| {}).await
     }
 
+    /// Starts an instance sharing presence through `redis` (short expiry and timeout, so
+    /// failures show within a test), and waits until it is subscribed.
+    pub async fn with_redis(redis: &RedisServer, configure: impl FnOnce(&mut Config)) -> Self {
+        let url = redis.url();
+        let server = Self::start(move |config| {
+            config.redis.redis_url = Some(url);
+            config.redis.redis_expiry = REDIS_EXPIRY;
+            config.redis.redis_timeout = Duration::from_millis(500);
+            configure(config);
+        })
+        .await;
+        server.wait_for_health(200).await;
+        server
+    }
+
+    /// Polls `/healthz` until it answers `status` (there is no event to await from outside).
+    pub async fn wait_for_health(&self, status: u16) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let response = reqwest::get(self.http_url("/healthz"))
+                .await
+                .expect("healthz answers");
+            if response.status().as_u16() == status {
+                return response.json().await.expect("healthz is JSON");
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "healthz never answered {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.address)
     }
@@ -268,6 +301,70 @@ impl Client {
     /// Direct access, for tests that misbehave on purpose.
     pub fn socket(&mut self) -> &mut WebSocketStream<MaybeTlsStream<TcpStream>> {
         &mut self.socket
+    }
+}
+
+/// Member expiry used by the Redis tests: how long a crashed instance's members linger.
+pub const REDIS_EXPIRY: Duration = Duration::from_millis(1500);
+
+/// A real `redis-server` on a free loopback port, without persistence, killed when dropped.
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl RedisServer {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("local address")
+            .port();
+        let mut server = Self { port, child: None };
+        server.spawn().await;
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Kills the server (as a crash would: its data is gone).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port, empty.
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.spawn().await;
+    }
+
+    async fn spawn(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        self.child = Some(child);
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while TcpStream::connect(("127.0.0.1", self.port)).await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
