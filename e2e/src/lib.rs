@@ -23,7 +23,7 @@ use std::{
 use anyhow::{Context, bail};
 
 pub use browser::{Browser, BrowserOptions, CallStats};
-pub use process::{Backend, Chromedriver, Coturn, TwilioProcess};
+pub use process::{Backend, Chromedriver, Coturn, Redis, TwilioProcess};
 
 /// How long any awaited condition in a browser may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -81,11 +81,16 @@ pub struct StackOptions {
     pub twilio: bool,
     /// Only relayed candidates (`--ice-transport-policy relay`).
     pub relay_only: bool,
+    /// Two backend instances sharing presence through a fresh `redis-server`.
+    pub two_instances_on_redis: bool,
 }
 
 /// Everything a call needs, stopped (by PID) when dropped.
 pub struct Stack {
     pub backend: Backend,
+    /// The second instance, with [`StackOptions::two_instances_on_redis`].
+    pub second_backend: Option<Backend>,
+    pub redis: Option<Redis>,
     pub coturn: Option<Coturn>,
     pub twilio: Option<TwilioProcess>,
     pub chromedriver: Chromedriver,
@@ -143,10 +148,23 @@ impl Stack {
                 turn.stun_url(),
             ]);
         }
+        let redis = if options.two_instances_on_redis {
+            let redis = Redis::start(scratch.path()).await?;
+            args.extend(["--redis-url".into(), redis.url()]);
+            Some(redis)
+        } else {
+            None
+        };
         let backend = Backend::start(&args).await?;
+        let second_backend = match redis {
+            Some(_) => Some(Backend::start(&args).await?),
+            None => None,
+        };
         let chromedriver = Chromedriver::start().await?;
         Ok(Self {
             backend,
+            second_backend,
+            redis,
             coturn,
             twilio,
             chromedriver,
@@ -167,10 +185,14 @@ impl Stack {
 
     /// `http://localhost:<port>/room/<a fresh random name>`.
     pub fn new_room_url(&self) -> String {
-        format!(
-            "{}/room/e2e-{:012x}",
-            self.backend.origin(),
-            rand::random::<u64>() & 0xffff_ffff_ffff
-        )
+        format!("{}{}", self.backend.origin(), new_room_path())
     }
+}
+
+/// `/room/<a fresh random name>`.
+pub fn new_room_path() -> String {
+    format!(
+        "/room/e2e-{:012x}",
+        rand::random::<u64>() & 0xffff_ffff_ffff
+    )
 }

@@ -233,3 +233,34 @@ impl Chromedriver {
         format!("http://127.0.0.1:{}", self.port)
     }
 }
+
+/// A throwaway `redis-server` on a free loopback port, with no persistence.
+pub struct Redis {
+    pub port: u16,
+    _child: Child,
+}
+
+impl Redis {
+    pub async fn start(scratch: &Path) -> anyhow::Result<Self> {
+        let port = free_port();
+        let mut child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(scratch)
+            .stdout(log_file("redis")?)
+            .stderr(log_file("redis")?)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting redis-server (apt-get install redis-server)")?;
+        wait_for_port(port, "redis-server", &mut child).await?;
+        Ok(Self {
+            port,
+            _child: child,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
