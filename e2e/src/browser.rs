@@ -154,7 +154,6 @@ impl Browser {
         chromedriver: &Chromedriver,
         scratch: &Path,
         options: BrowserOptions,
-        _origin: &str,
     ) -> anyhow::Result<Self> {
         let name = format!("browser-{:08x}", rand::random::<u32>());
         let profile = scratch.join(&name);
@@ -197,13 +196,18 @@ impl Browser {
         format!("{}: peer {peer}; console {console}", self.name)
     }
 
-    /// Clicks the element with this id once it exists and is enabled.
-    pub async fn click(&self, id: &str) -> anyhow::Result<()> {
+    /// Waits until the element with this id exists and is enabled.
+    pub async fn wait_enabled(&self, id: &str) -> anyhow::Result<()> {
         self.wait_for(
             &format!("const e = document.getElementById('{id}'); return !!e && !e.disabled;"),
             &format!("#{id} enabled"),
         )
-        .await?;
+        .await
+    }
+
+    /// Clicks the element with this id once it exists and is enabled.
+    pub async fn click(&self, id: &str) -> anyhow::Result<()> {
+        self.wait_enabled(id).await?;
         self.driver.find(By::Id(id)).await?.click().await?;
         Ok(())
     }

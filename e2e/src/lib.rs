@@ -174,13 +174,7 @@ impl Stack {
 
     /// A new, independent browser (own process, own profile).
     pub async fn browser(&self, options: BrowserOptions) -> anyhow::Result<Browser> {
-        Browser::launch(
-            &self.chromedriver,
-            self.scratch.path(),
-            options,
-            &self.backend.origin(),
-        )
-        .await
+        Browser::launch(&self.chromedriver, self.scratch.path(), options).await
     }
 
     /// `http://localhost:<port>/room/<a fresh random name>`.

@@ -151,12 +151,7 @@ async fn both_pressing_call_at_once_ends_in_one_call() -> anyhow::Result<()> {
     .await?;
     let (alice, bob) = two_people_with_video(&stack).await?;
     for person in [&alice, &bob] {
-        person
-            .wait_for(
-                "const b = document.getElementById('call'); return !!b && !b.disabled;",
-                "Call enabled",
-            )
-            .await?;
+        person.wait_enabled("call").await?;
     }
     let press = "document.getElementById('call').click(); return true;";
     let (a, b) = tokio::join!(alice.eval(press), bob.eval(press));

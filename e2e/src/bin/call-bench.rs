@@ -92,12 +92,7 @@ async fn main() -> anyhow::Result<()> {
             person.click("get-video").await?;
         }
         for person in [&alice, &bob] {
-            person
-                .wait_for(
-                    "const b = document.getElementById('call'); return !!b && !b.disabled;",
-                    "Call enabled",
-                )
-                .await?;
+            person.wait_enabled("call").await?;
             person.eval(WATCH_FIRST_FRAME).await?;
         }
         let pressed_at = alice
