@@ -23,16 +23,49 @@ as_root() {
 }
 
 APT_UPDATED=0
+# Installs Debian packages by name. Callers decide *whether* to install by looking for the
+# commands they need (`ensure_cmds`), never by package name: the same command can come from
+# different packages (Node.js from Debian, or from NodeSource with npm inside it).
 apt_install() {
-  local missing=()
-  for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  [ $# -eq 0 ] && return 0
+  need_cmd apt-get || die "apt-get not found: install $* by hand"
+  step "Installing Debian packages: $*"
+  if [ "$APT_UPDATED" -eq 0 ]; then as_root apt-get update -q; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
+}
+
+# ensure_cmds CMD:PACKAGE...: installs PACKAGE for each CMD missing from PATH, then checks
+# that every CMD is there.
+ensure_cmds() {
+  local pair missing=()
+  for pair in "$@"; do
+    need_cmd "${pair%%:*}" || missing+=("${pair#*:}")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
-  need_cmd apt-get || die "apt-get not found: install ${missing[*]} by hand"
-  step "Installing Debian packages: ${missing[*]}"
-  if [ "$APT_UPDATED" -eq 0 ]; then as_root apt-get update -q; APT_UPDATED=1; fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+  # Deduplicate: several commands can come from one package.
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  apt_install "${missing[@]}" || die "could not install ${missing[*]} with apt-get (see above)"
+  for pair in "$@"; do
+    need_cmd "${pair%%:*}" || die "'${pair%%:*}' is still missing after installing ${pair#*:}"
+  done
+}
+
+# npm: whatever provides the command is fine. Debian's `npm` package is installed only when
+# the command is missing; on a machine whose `nodejs` comes from NodeSource (npm inside it,
+# and a package that conflicts with Debian's npm) that never happens, and if npm is missing
+# there anyway, the message says what to do instead of leaving apt's conflict as the last word.
+ensure_npm() {
+  need_cmd npm && return 0
+  if need_cmd node; then
+    step "node is here but npm is not: installing Debian's npm"
+    if ! apt_install npm; then
+      die "npm is missing and Debian's npm package cannot be installed next to this node ($(command -v node)).
+       If Node.js came from NodeSource, reinstall its nodejs package (npm is inside it): apt-get install --reinstall nodejs"
+    fi
+  else
+    apt_install nodejs npm || die "could not install Node.js and npm with apt-get (see above)"
+  fi
+  need_cmd npm || die "npm is still missing after installing Node.js; install Node.js with npm and run again"
 }
 
 ensure_rust() {
@@ -50,7 +83,7 @@ wasm_bindgen_version() {
 
 ensure_web_tools() {
   ensure_rust
-  apt_install build-essential pkg-config
+  ensure_cmds cc:build-essential make:build-essential pkg-config:pkg-config
   if ! need_cmd trunk || [ "$(trunk --version | awk '{print $2}')" != "$TRUNK_VERSION" ]; then
     step "Installing trunk $TRUNK_VERSION (about 7 minutes, once)"
     cargo install --locked "trunk@$TRUNK_VERSION"
@@ -63,14 +96,15 @@ ensure_web_tools() {
     cargo install --force "wasm-bindgen-cli@$wb"
   fi
   if ! need_cmd wasm-opt || ! wasm-opt --version | grep -q "version $BINARYEN_VERSION"; then
-    apt_install nodejs npm
+    ensure_npm
     step "Installing wasm-opt (npm binaryen@$BINARYEN_VERSION)"
     as_root npm install -g "binaryen@$BINARYEN_VERSION"
   fi
 }
 
 ensure_test_services() {
-  apt_install chromium chromium-driver coturn redis-server iproute2 util-linux
+  ensure_cmds chromium:chromium chromedriver:chromium-driver turnserver:coturn \
+    redis-server:redis-server ip:iproute2 unshare:util-linux
 }
 
 build_frontend_release() {
