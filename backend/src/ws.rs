@@ -308,6 +308,13 @@ impl Connection {
                 };
                 self.relay(to, relayed).await
             }
+            ClientMessage::HangUp { to } => {
+                let relayed = ServerMessage::HangUp {
+                    from: peer,
+                    to: to.clone(),
+                };
+                self.relay(to, relayed).await
+            }
         }
     }
 

@@ -204,14 +204,18 @@ async fn hang_up_then_call_again() -> anyhow::Result<()> {
     alice.click("call").await?;
     assert_in_call(&alice, &bob).await?;
     alice.click("hang-up").await?;
-    for person in [&alice, &bob] {
-        person
-            .wait_for(
-                "const s = document.getElementById('status').dataset.state; return s !== 'connected' && s !== 'calling';",
-                "call ended",
-            )
-            .await?;
-    }
+    alice
+        .wait_for(
+            "return document.getElementById('status').dataset.state === 'ready';",
+            "the one who hung up is ready to call again",
+        )
+        .await?;
+    bob.wait_for(
+        "return document.getElementById('status').dataset.state === 'hung-up';",
+        "the other side is told they hung up",
+    )
+    .await?;
+    bob.wait_text("They hung up.").await?;
     bob.click("call").await?;
     assert_in_call(&alice, &bob).await?;
     Ok(())

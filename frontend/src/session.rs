@@ -86,7 +86,9 @@ impl SessionUi {
 
     /// Whether Call can be pressed (tracked): both people here, media on, no call yet.
     pub fn can_call(&self) -> bool {
-        self.presence.get() == Presence::Ready && self.has_media.get() && self.phase.get().is_none()
+        matches!(self.presence.get(), Presence::Ready | Presence::HungUp)
+            && self.has_media.get()
+            && self.phase.get().is_none()
     }
 }
 
@@ -440,8 +442,7 @@ impl Session {
         }
     }
 
-    /// Ends the call for both sides: leave and join again, so the other side hears
-    /// `peer_left`.
+    /// Ends the call for both sides with `hang_up`; both stay in the room.
     pub fn hang_up(&self) {
         let actions = self.state.borrow_mut().room.hang_up();
         self.run(actions);

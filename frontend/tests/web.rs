@@ -373,11 +373,24 @@ async fn hang_up_then_call_again() {
         "the other side hears it"
     );
     assert_eq!(old_bob.connection_state(), RtcPeerConnectionState::Closed);
-    assert!(
-        bob.ui().peer_left.get_untracked(),
-        "'The other person left' is shown"
+    assert_eq!(
+        untrack(|| bob.ui().status()).state,
+        "hung-up",
+        "'They hung up.' is shown"
     );
-    assert!(server.count_sent("a1", |m| *m == ClientMessage::Leave) == 1);
+    assert!(
+        !bob.ui().peer_left.get_untracked(),
+        "hanging up is not leaving"
+    );
+    assert_eq!(
+        server.count_sent("a1", |m| matches!(m, ClientMessage::HangUp { .. })),
+        1
+    );
+    assert_eq!(
+        server.count_sent("a1", |m| *m == ClientMessage::Leave),
+        0,
+        "nobody left the room"
+    );
     assert!(
         wait_until(2000, || untrack(|| alice.ui().can_call())
             && untrack(|| bob.ui().can_call()))
@@ -390,10 +403,6 @@ async fn hang_up_then_call_again() {
     bob.call();
     assert!(wait_until(CALL_TIMEOUT_MS, || connected(&alice) && connected(&bob)).await);
     assert_eq!(live_remote_tracks(&alice), 2);
-    assert!(
-        !bob.ui().peer_left.get_untracked(),
-        "note cleared by the new call"
-    );
     alice.stop();
     bob.stop();
 }

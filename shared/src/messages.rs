@@ -32,6 +32,13 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<PeerId>,
     },
+    /// Ends the call with the other member (or with `to` only) without leaving the room:
+    /// relayed like an offer, so the other side can show "They hung up." rather than
+    /// "The other person left." Both stay in the room and either may call again.
+    HangUp {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<PeerId>,
+    },
     /// Leaves the room; the connection stays open and may join again.
     Leave,
     /// Application-level keep-alive, answered by `pong`.
@@ -116,6 +123,13 @@ pub enum ServerMessage {
     /// A relayed candidate (`null`: the sender finished gathering), with the sender's id.
     Candidate {
         candidate: Option<IceCandidate>,
+        from: PeerId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<PeerId>,
+    },
+    /// A relayed `hang_up`, with the sender's id: the sender ended the call but is still in
+    /// the room.
+    HangUp {
         from: PeerId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<PeerId>,

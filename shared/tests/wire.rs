@@ -79,6 +79,13 @@ fn client_examples() -> Vec<(ClientMessage, &'static str)> {
             },
             r#"{"type":"candidate","candidate":null}"#,
         ),
+        (ClientMessage::HangUp { to: None }, r#"{"type":"hang_up"}"#),
+        (
+            ClientMessage::HangUp {
+                to: Some(peer("p2")),
+            },
+            r#"{"type":"hang_up","to":"p2"}"#,
+        ),
         (ClientMessage::Leave, r#"{"type":"leave"}"#),
         (ClientMessage::Ping, r#"{"type":"ping"}"#),
     ]
@@ -160,6 +167,13 @@ fn server_examples() -> Vec<(ServerMessage, &'static str)> {
                 to: None,
             },
             r#"{"type":"candidate","candidate":null,"from":"p1"}"#,
+        ),
+        (
+            ServerMessage::HangUp {
+                from: peer("p2"),
+                to: None,
+            },
+            r#"{"type":"hang_up","from":"p2"}"#,
         ),
         (ServerMessage::Pong, r#"{"type":"pong"}"#),
         (

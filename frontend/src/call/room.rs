@@ -103,7 +103,9 @@ impl RoomState {
 
     /// Whether a call can be placed now (media aside): both people are in the room.
     pub fn is_ready(&self) -> bool {
-        self.presence == Presence::Ready && self.me.is_some() && self.other.is_some()
+        matches!(self.presence, Presence::Ready | Presence::HungUp)
+            && self.me.is_some()
+            && self.other.is_some()
     }
 
     /// The socket is open: join the room.
@@ -127,14 +129,14 @@ impl RoomState {
         true
     }
 
-    /// The person hung up: leave and join again, so the other side hears `peer_left` (the only
-    /// "hang up" the protocol carries) and both can call again.
+    /// The person hung up: close the call and tell the other member with `hang_up`. Both stay
+    /// in the room, so the other side reads "They hung up." (not "left") and either may call
+    /// again at once.
     pub fn hang_up(&mut self) -> Vec<Action> {
         vec![
             Action::ClosePeer,
-            Action::Send(ClientMessage::Leave),
-            Action::Send(ClientMessage::Join {
-                room: self.room.clone(),
+            Action::Send(ClientMessage::HangUp {
+                to: self.other.clone(),
             }),
         ]
     }
@@ -190,9 +192,20 @@ impl RoomState {
                     refresh_after: Duration::from_millis(refresh_ms),
                 }]
             }
+            ServerMessage::HangUp { from, .. } => {
+                if self.other.as_ref() != Some(&from) {
+                    return Vec::new();
+                }
+                self.presence = Presence::HungUp;
+                vec![Action::ClosePeer]
+            }
             ServerMessage::Offer { sdp, from, .. } => {
                 if self.other.is_none() {
                     self.other = Some(from.clone());
+                }
+                if self.presence == Presence::HungUp {
+                    // A new call from the person who hung up earlier.
+                    self.presence = Presence::Ready;
                 }
                 vec![Action::RemoteOffer { sdp, from }]
             }
@@ -387,17 +400,47 @@ mod tests {
         );
     }
 
-    /// Hanging up leaves and joins again, after closing the peer connection.
+    /// Hanging up closes the call and tells the other member, without leaving the room.
     #[test]
-    fn hang_up_leaves_and_rejoins() {
+    fn hang_up_tells_the_other_and_stays_in_the_room() {
         let mut state = RoomState::new(room());
+        state.on_message(joined("b", &["a"]));
         assert_eq!(
             state.hang_up(),
             vec![
                 Action::ClosePeer,
-                Action::Send(ClientMessage::Leave),
-                Action::Send(ClientMessage::Join { room: room() }),
+                Action::Send(ClientMessage::HangUp {
+                    to: Some(PeerId::new("a"))
+                }),
             ]
         );
+        assert!(state.is_ready(), "either side can call again at once");
+    }
+
+    /// The other side hearing `hang_up` closes its call, says so, and can call back; a
+    /// `hang_up` from a stranger changes nothing.
+    #[test]
+    fn hearing_hang_up_ends_the_call_but_not_the_room() {
+        let mut state = RoomState::new(room());
+        state.on_message(joined("b", &["a"]));
+        let stranger = ServerMessage::HangUp {
+            from: PeerId::new("z"),
+            to: None,
+        };
+        assert!(state.on_message(stranger).is_empty());
+        let actions = state.on_message(ServerMessage::HangUp {
+            from: PeerId::new("a"),
+            to: None,
+        });
+        assert_eq!(actions, vec![Action::ClosePeer]);
+        assert_eq!(state.presence(), Presence::HungUp);
+        assert_eq!(state.other(), Some(&PeerId::new("a")));
+        assert!(state.is_ready());
+        state.on_message(ServerMessage::Offer {
+            sdp: "v=0".into(),
+            from: PeerId::new("a"),
+            to: None,
+        });
+        assert_eq!(state.presence(), Presence::Ready, "a new call from them");
     }
 }

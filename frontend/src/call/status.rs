@@ -19,6 +19,9 @@ pub enum Presence {
     PeerLeft,
     /// Two people in the room: a call can start.
     Ready,
+    /// Both still in the room, and the other person just ended the call (`hang_up`): either
+    /// may call again.
+    HungUp,
     /// Refused: the room already holds two people.
     Full,
 }
@@ -69,6 +72,8 @@ pub struct Status {
 
 /// The sentence while alone in the room; the tests look for its start.
 pub const WAITING_SENTENCE: &str = "Waiting for someone — share this link";
+/// The sentence after the other person hung up (they are still in the room).
+pub const HUNG_UP_SENTENCE: &str = "They hung up. Press Call to call them again.";
 /// The sentence after the other person left.
 pub const PEER_LEFT_SENTENCE: &str = "The other person left. Waiting for someone — share this link";
 
@@ -111,6 +116,7 @@ impl Status {
             }
             (Presence::Waiting, None) => plain("waiting", WAITING_SENTENCE),
             (Presence::PeerLeft, None) => plain("peer-left", PEER_LEFT_SENTENCE),
+            (Presence::HungUp, None) => plain("hung-up", HUNG_UP_SENTENCE),
             (Presence::Ready, None) => {
                 plain("ready", "The other person is here. Press Call to start.")
             }

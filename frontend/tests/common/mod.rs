@@ -160,6 +160,17 @@ impl FakeServer {
                     );
                 }
             }
+            ClientMessage::HangUp { to } => {
+                for other in self.others(from) {
+                    self.deliver(
+                        &other,
+                        ServerMessage::HangUp {
+                            from: from.clone(),
+                            to: to.clone(),
+                        },
+                    );
+                }
+            }
             ClientMessage::Ping => self.deliver(from, ServerMessage::Pong),
         }
     }
