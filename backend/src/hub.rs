@@ -122,9 +122,9 @@ impl Hub {
         Ok(Admission::Joined(replies))
     }
 
-    /// Takes `peer` out of `room` and tells the remaining members `peer_left`. Whatever caused
-    /// it (leave, close, error, heartbeat timeout), a departure is announced by
-    /// [`Hub::announce`] alone.
+    /// Takes `peer` out of `room` and tells the remaining members `peer_left`, whatever caused
+    /// it (leave, close, error, heartbeat timeout). This and the departures the store finds by
+    /// itself go through one private `announce`: `peer_left` is written nowhere else.
     pub async fn leave(&self, room: &RoomName, peer: &PeerId) {
         if let Some(departure) = self.presence.leave(room, peer).await {
             self.announce(departure).await;

@@ -4,7 +4,7 @@
 //! `instance:{id}` exists while its instance lives: the heartbeat sets it with an expiry
 //! (`--redis-expiry`) every third of that expiry. An entry whose instance key has expired is
 //! dead; the scripts remove the dead entries of the room they touch and return them, and the
-//! store reports each as a [`Departure`] on the hub's channel. Each heartbeat also sweeps every
+//! store reports each as a [`crate::presence::Departure`] on the hub's channel. Each heartbeat also sweeps every
 //! room this instance has members in (so a crashed instance's members are noticed within the
 //! expiry even when nobody joins or leaves) and retries the leaves that could not reach Redis.
 //!

@@ -3,15 +3,15 @@
 //! Same rules as [`super::memory`]; only where the decision is made changes. Design (see
 //! `docs/REDIS.md`), one job per file:
 //!
-//! - [`scripts`]: membership. `room:{name}` lists `"{peer} {instance}"` entries; every change
+//! - `scripts.rs`: membership. `room:{name}` lists `"{peer} {instance}"` entries; every change
 //!   is a Lua script, so capacity holds across instances. Relays look up the recipients and
 //!   publish to the other instances in the same script.
-//! - [`bus`]: one pub/sub channel per instance carrying server messages to the members it
+//! - `bus.rs`: one pub/sub channel per instance carrying server messages to the members it
 //!   holds, and the subscriber that puts them in their mailboxes.
-//! - [`liveness`]: this instance's heartbeat key; sweeps that find members of crashed
+//! - `liveness.rs`: this instance's heartbeat key; sweeps that find members of crashed
 //!   instances; leaves retried once Redis is back. What it finds goes to the hub's departures
 //!   channel.
-//! - [`connection`]: the command connection, with a timeout on every call. Failures mark Redis
+//! - `connection.rs`: the command connection, with a timeout on every call. Failures mark Redis
 //!   down (logged once, reported by `/healthz`); joins are then refused with `unavailable`
 //!   instead of waiting. The connection manager reconnects by itself and the subscriber
 //!   resubscribes, so the instance recovers without a restart.

@@ -33,7 +33,7 @@ local function prune(room)
 end
 ";
 
-/// KEYS[1] room; ARGV: entry, capacity, own instance id, expiry in ms.
+/// `KEYS[1]` room; `ARGV`: entry, capacity, own instance id, expiry in ms.
 /// Returns {admitted (0/1), others (live, in join order), dead}.
 const JOIN: &str = r"
 redis.call('SET', 'instance:' .. ARGV[3], '1', 'PX', ARGV[4])
@@ -45,7 +45,7 @@ redis.call('RPUSH', KEYS[1], ARGV[1])
 return {1, live, dead}
 ";
 
-/// KEYS[1] room; ARGV[1] entry to remove ('' to only prune). Returns {remaining, dead}.
+/// `KEYS[1]` room; `ARGV[1]` entry to remove (`''` to only prune). Returns {remaining, dead}.
 const LEAVE: &str = r"
 if ARGV[1] ~= '' then
   redis.call('LREM', KEYS[1], 0, ARGV[1])
@@ -54,7 +54,7 @@ local live, dead = prune(KEYS[1])
 return {live, dead}
 ";
 
-/// KEYS[1] room; ARGV: from, to ('' for everybody), own instance id, channel payload suffix
+/// `KEYS[1]` room; `ARGV`: from, to (`''` for everybody), own instance id, channel payload suffix
 /// (the message JSON). Publishes `"{peer} {json}"` to the recipients on other instances and
 /// returns {'ok', local recipients...}, or {'no_peer'} / {'unknown_peer'}.
 const RELAY: &str = r"
