@@ -9,6 +9,7 @@
 //!   instance, [`presence::redis`] shared by several (scripts, bus, liveness); returns who must
 //!   be told what, tells nobody;
 //! - [`mailbox`]: each connection's bounded outgoing queue, and the map of them;
+//! - [`redact`]: secrets shown as `***` by `Debug`;
 //! - [`limits`]: admission at the upgrade (Origin, connections per IP);
 //! - [`ice`]: ICE servers for browsers (Twilio, TURN REST, static list);
 //! - [`static_files`]: serving the built frontend.
@@ -22,6 +23,7 @@ pub mod ice;
 pub mod limits;
 pub mod mailbox;
 pub mod presence;
+pub mod redact;
 pub mod static_files;
 pub mod ws;
 

@@ -35,7 +35,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Departure, InstanceId, JoinOutcome, Member, RelayError, Unavailable};
-use crate::{config::redact_url, mailbox::Mailboxes};
+use crate::{mailbox::Mailboxes, redact::redact_url};
 use bus::Bus;
 use connection::Connection;
 use liveness::Watched;
