@@ -1,13 +1,16 @@
 //! Command-line and environment configuration (clap), read once at start-up.
 //!
 //! Every option has an environment fallback, and `main` loads a `.env` file first, as the
-//! original Node app did. Secrets (`TWILIO_AUTH_TOKEN`, `TURN_SECRET`) never have their values
-//! shown by `--help` and are never logged.
+//! original Node app did. Secrets (`TWILIO_AUTH_TOKEN`, `TURN_SECRET`, `ICE_CREDENTIAL`, the
+//! password in `REDIS_URL`) never have their values shown by `--help`, and `Debug` prints
+//! `***` in their place, so a logged configuration gives nothing away.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser};
 use shared::IceTransportPolicy;
+
+use crate::redact::{Redacted, redact_url};
 
 /// Video-chat signalling server: rooms, relay of offer/answer/candidates, ICE credentials.
 #[derive(Debug, Clone, Parser)]
@@ -85,7 +88,7 @@ pub struct Limits {
 }
 
 /// Presence and relay shared by several instances (behind one load balancer) through Redis.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct RedisConfig {
     /// Redis URL (e.g. `redis://127.0.0.1:6379/0`): rooms are shared with every instance using
     /// the same Redis. Without it, rooms live in this instance's memory.
@@ -112,7 +115,7 @@ fn parse_expiry(value: &str) -> Result<Duration, String> {
 
 /// Where ICE servers come from. The first provider configured wins: Twilio, then TURN REST
 /// (shared secret), then the static list — which is also the fallback when Twilio fails.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct IceConfig {
     /// Twilio Account SID (`AC…`): with the auth token, selects Twilio's Network Traversal
     /// Service.
@@ -185,6 +188,58 @@ fn parse_policy(value: &str) -> Result<IceTransportPolicy, String> {
         "all" => Ok(IceTransportPolicy::All),
         "relay" => Ok(IceTransportPolicy::Relay),
         other => Err(format!("expected `all` or `relay`, not `{other}`")),
+    }
+}
+
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field cannot be forgotten here.
+        let Self {
+            redis_url,
+            redis_expiry,
+            redis_timeout,
+        } = self;
+        f.debug_struct("RedisConfig")
+            .field("redis_url", &redis_url.as_deref().map(redact_url))
+            .field("redis_expiry", redis_expiry)
+            .field("redis_timeout", redis_timeout)
+            .finish()
+    }
+}
+
+impl fmt::Debug for IceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field cannot be forgotten here.
+        let Self {
+            twilio_account_sid,
+            twilio_auth_token,
+            twilio_base_url,
+            twilio_ttl,
+            twilio_timeout,
+            twilio_retry_backoff,
+            turn_urls,
+            turn_secret,
+            turn_ttl,
+            ice_urls,
+            ice_username,
+            ice_credential,
+            ice_transport_policy,
+        } = self;
+        f.debug_struct("IceConfig")
+            .field("twilio_account_sid", twilio_account_sid)
+            .field("twilio_auth_token", &Redacted(twilio_auth_token))
+            .field("twilio_base_url", twilio_base_url)
+            .field("twilio_ttl", twilio_ttl)
+            .field("twilio_timeout", twilio_timeout)
+            .field("twilio_retry_backoff", twilio_retry_backoff)
+            .field("turn_urls", turn_urls)
+            .field("turn_secret", &Redacted(turn_secret))
+            .field("turn_ttl", turn_ttl)
+            .field("ice_urls", ice_urls)
+            .field("ice_username", ice_username)
+            .field("ice_credential", &Redacted(ice_credential))
+            .field("ice_transport_policy", ice_transport_policy)
+            .finish()
     }
 }
 

@@ -1,100 +1,39 @@
-//! The switchboard: presence plus delivery, the one place where joins and leaves notify others.
+//! The switchboard: the one place that announces joins and leaves, and delivery of relays.
 //!
-//! Connection tasks never write to each other's sockets. Each registers a bounded mailbox here;
-//! the hub decides (through the room registry) and then delivers with `try_send`. A mailbox that
-//! is full belongs to a peer that reads too slowly: it is told to close rather than let anybody
-//! wait for it.
+//! The hub asks [`Presence`] what happened (who was already in the room, who remains, who
+//! receives a relay) and then says it: `joined`, `peer_joined`, `ready` and `peer_left` are
+//! written here and nowhere else, for both stores, with the ready rule written once. Messages
+//! for connections of this instance go into their [`Mailboxes`]; messages for members held by
+//! another instance are handed to [`Presence::forward`], which carries them there unchanged.
 //!
-//! Presence is decided by the in-memory [`Rooms`] on a single instance, or by Redis
-//! ([`crate::redis_presence`]) when several instances share rooms; delivery to this instance's
-//! connections always goes through the local mailboxes, and the Redis side publishes what is
-//! meant for connections held elsewhere. Every method that may reach Redis is `async` and
-//! bounded by a timeout.
-
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+//! Departures the Redis store finds by itself (members of a crashed instance, leaves retried
+//! once Redis is back) arrive on a bounded channel
+//! ([`crate::presence::DEPARTURES_CAPACITY`]); a task of the hub announces each one.
+//!
+//! The hub does not know which store it talks to, does not touch sockets, and does not parse
+//! client messages (that is [`crate::ws`]). Every method that may reach Redis is `async` and
+//! bounded by the store's timeout.
 
 use shared::{PeerId, RoomName, ServerMessage};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    redis_presence::{RedisPresence, RedisSettings, RelayOutcome, Unavailable},
-    rooms::{JoinOutcome, Rooms},
+    mailbox::{Mailbox, Mailboxes},
+    presence::{
+        DEPARTURES_CAPACITY, Departure, Health, Home, JoinOutcome, Member, Presence, RelayError,
+        Unavailable, redis::RedisSettings,
+    },
 };
 
-/// What the hub keeps of a connection: its mailbox and the switch that closes it.
-#[derive(Debug, Clone)]
-pub struct Mailbox {
-    pub messages: mpsc::Sender<ServerMessage>,
-    /// Cancelled when the mailbox overflowed: the connection task closes the socket with 1008.
-    pub overflowed: CancellationToken,
-}
-
-/// Why a relay went nowhere.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RelayError {
-    #[error("nobody else is in the room")]
-    NoPeer,
-    #[error("the addressed peer is not in the room")]
-    UnknownPeer,
-    #[error(transparent)]
-    Unavailable(#[from] Unavailable),
-}
-
-/// Where presence is decided.
-#[derive(Debug, Clone)]
-enum Presence {
-    /// This instance alone: the in-memory registry.
-    Memory(Rooms),
-    /// Shared by every instance using the same Redis.
-    Redis(Arc<RedisPresence>),
-}
-
-/// The mailboxes of this instance's connections. A std mutex: held only for map operations
-/// and `try_send`, never across an `.await`.
-#[derive(Debug, Clone, Default)]
-pub struct Mailboxes {
-    inner: Arc<Mutex<HashMap<PeerId, Mailbox>>>,
-}
-
-impl Mailboxes {
-    /// Queues `message` for `peer` without waiting. A full queue marks the peer as too slow;
-    /// an unknown peer (gone between lookup and delivery) is skipped, as its `peer_left` is
-    /// on its way.
-    pub fn deliver(&self, peer: &PeerId, message: ServerMessage) {
-        let mailboxes = self.lock();
-        let Some(mailbox) = mailboxes.get(peer) else {
-            return;
-        };
-        match mailbox.messages.try_send(message) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(%peer, "outgoing queue full: closing a slow connection");
-                mailbox.overflowed.cancel();
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PeerId, Mailbox>> {
-        // Every critical section is a single map operation or `try_send`: nothing can be left
-        // half-done by a panic, so a poisoned lock is safe to keep using.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// How Redis is doing, for `/healthz`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreHealth {
-    /// In memory: nothing to reach.
-    Memory,
-    Up,
-    Down,
+/// What the joiner is told, in order, by its own connection task (before anything queued in
+/// its mailbox, so `joined` always comes before the first relayed message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// In the room: `joined`, then `ready` when the joiner made the room ready.
+    Joined(Vec<ServerMessage>),
+    /// Refused: the room is full (`full`).
+    Refused(ServerMessage),
 }
 
 /// Cheap handle shared by every connection task.
@@ -103,28 +42,35 @@ pub struct Hub {
     presence: Presence,
     capacity: usize,
     mailboxes: Mailboxes,
+    /// Cancelled by [`Hub::close`]: ends the task announcing background departures.
+    closed: CancellationToken,
 }
 
 impl Hub {
     /// A hub for a single instance, with presence in memory.
     pub fn new(capacity: usize) -> Self {
         Self {
-            presence: Presence::Memory(Rooms::default()),
+            presence: Presence::in_memory(),
             capacity,
             mailboxes: Mailboxes::default(),
+            closed: CancellationToken::new(),
         }
     }
 
-    /// A hub sharing presence with other instances through Redis. Starts its background tasks,
-    /// so it must be called inside a Tokio runtime; does not wait for Redis to answer.
+    /// A hub sharing presence with other instances through Redis. Starts background tasks
+    /// (the store's, and the one announcing departures), so it must be called inside a Tokio
+    /// runtime; does not wait for Redis to answer.
     pub fn with_redis(capacity: usize, settings: RedisSettings) -> anyhow::Result<Self> {
         let mailboxes = Mailboxes::default();
-        let presence = RedisPresence::start(settings, mailboxes.clone())?;
-        Ok(Self {
-            presence: Presence::Redis(presence),
+        let (departures, found) = mpsc::channel(DEPARTURES_CAPACITY);
+        let hub = Self {
+            presence: Presence::redis(settings, mailboxes.clone(), departures)?,
             capacity,
             mailboxes,
-        })
+            closed: CancellationToken::new(),
+        };
+        tokio::spawn(hub.clone().announce_departures(found));
+        Ok(hub)
     }
 
     pub fn capacity(&self) -> usize {
@@ -133,51 +79,60 @@ impl Hub {
 
     /// Makes `peer` reachable. Called once, when its connection opens.
     pub fn register(&self, peer: PeerId, mailbox: Mailbox) {
-        self.mailboxes.lock().insert(peer, mailbox);
+        self.mailboxes.insert(peer, mailbox);
     }
 
     /// Forgets `peer`'s mailbox. Called once, when its connection ends (after `leave`).
     pub fn unregister(&self, peer: &PeerId) {
-        self.mailboxes.lock().remove(peer);
+        self.mailboxes.remove(peer);
     }
 
-    /// Puts `peer` in `room` if there is a seat, and tells the others: `peer_joined`, then
-    /// `ready` to everyone when the room has just reached two members. The joiner's own
-    /// `joined`/`ready` are the caller's to send, from the outcome.
-    pub async fn join(&self, room: &RoomName, peer: &PeerId) -> Result<JoinOutcome, Unavailable> {
-        let rooms = match &self.presence {
-            Presence::Memory(rooms) => rooms,
-            Presence::Redis(redis) => return redis.join(room, peer, self.capacity).await,
+    /// Puts `peer` in `room` if there is a seat. The others are told `peer_joined`, then
+    /// `ready` when the room has just reached two; the joiner's own messages are returned for
+    /// its connection task to send first.
+    pub async fn join(&self, room: &RoomName, peer: &PeerId) -> Result<Admission, Unavailable> {
+        let others = match self.presence.join(room, peer, self.capacity).await? {
+            JoinOutcome::Joined { others } => others,
+            JoinOutcome::Full { capacity } => {
+                return Ok(Admission::Refused(ServerMessage::Full {
+                    room: room.clone(),
+                    capacity,
+                }));
+            }
         };
-        let outcome = rooms.join(room, peer, self.capacity);
-        if let JoinOutcome::Joined { others } = &outcome {
-            for other in others {
-                self.mailboxes
-                    .deliver(other, ServerMessage::PeerJoined { peer: peer.clone() });
-                if others.len() == 1 {
-                    self.mailboxes
-                        .deliver(other, ServerMessage::Ready { room: room.clone() });
-                }
+        // The ready rule, written only here: a room is ready for a call when the join has just
+        // brought it to two people. Both of them are told.
+        let ready = others.len() == 1;
+        for other in &others {
+            self.send(other, ServerMessage::PeerJoined { peer: peer.clone() })
+                .await;
+            if ready {
+                self.send(other, ServerMessage::Ready { room: room.clone() })
+                    .await;
             }
         }
-        Ok(outcome)
+        let mut replies = vec![ServerMessage::Joined {
+            room: room.clone(),
+            you: peer.clone(),
+            peers: others.into_iter().map(|other| other.peer).collect(),
+        }];
+        if ready {
+            replies.push(ServerMessage::Ready { room: room.clone() });
+        }
+        Ok(Admission::Joined(replies))
     }
 
-    /// Takes `peer` out of `room` and tells the remaining members `peer_left`. The only place a
-    /// departure is announced, whatever caused it (leave, close, error, heartbeat timeout).
+    /// Takes `peer` out of `room` and tells the remaining members `peer_left`, whatever caused
+    /// it (leave, close, error, heartbeat timeout). This and the departures the store finds by
+    /// itself go through one private `announce`: `peer_left` is written nowhere else.
     pub async fn leave(&self, room: &RoomName, peer: &PeerId) {
-        match &self.presence {
-            Presence::Memory(rooms) => {
-                for other in rooms.leave(room, peer) {
-                    self.mailboxes
-                        .deliver(&other, ServerMessage::PeerLeft { peer: peer.clone() });
-                }
-            }
-            Presence::Redis(redis) => redis.leave(room, peer).await,
+        if let Some(departure) = self.presence.leave(room, peer).await {
+            self.announce(departure).await;
         }
     }
 
-    /// Sends a relayed message from `from` to `to`, or to every other member of `room`.
+    /// Sends a relayed message from `from` to `to`, or to every other member of `room`. The
+    /// message is moved into the last recipient's mailbox: one recipient costs no copy.
     pub async fn relay(
         &self,
         room: &RoomName,
@@ -185,73 +140,174 @@ impl Hub {
         to: Option<&PeerId>,
         message: ServerMessage,
     ) -> Result<(), RelayError> {
-        let rooms = match &self.presence {
-            Presence::Memory(rooms) => rooms,
-            Presence::Redis(redis) => {
-                return match redis.relay(room, from, to, &message).await? {
-                    RelayOutcome::Sent { here } => {
-                        for peer in &here {
-                            self.mailboxes.deliver(peer, message.clone());
-                        }
-                        Ok(())
-                    }
-                    RelayOutcome::NoPeer => Err(RelayError::NoPeer),
-                    RelayOutcome::UnknownPeer => Err(RelayError::UnknownPeer),
-                };
+        let here = self.presence.relay(room, from, to, &message).await?;
+        if let Some((last, rest)) = here.split_last() {
+            for peer in rest {
+                self.mailboxes.deliver(peer, message.clone());
             }
-        };
-        let members = rooms.members(room);
-        let mut recipients = members.iter().filter(|member| *member != from).peekable();
-        if recipients.peek().is_none() {
-            return Err(RelayError::NoPeer);
-        }
-        match to {
-            Some(to) => {
-                if !recipients.any(|member| member == to) {
-                    return Err(RelayError::UnknownPeer);
-                }
-                self.mailboxes.deliver(to, message);
-            }
-            None => {
-                for member in recipients {
-                    self.mailboxes.deliver(member, message.clone());
-                }
-            }
+            self.mailboxes.deliver(last, message);
         }
         Ok(())
     }
 
     /// How many rooms (with members on this instance) and connections this instance holds.
     pub fn counts(&self) -> (usize, usize) {
-        let rooms = match &self.presence {
-            Presence::Memory(rooms) => rooms.len(),
-            Presence::Redis(redis) => redis.local_rooms(),
-        };
-        (rooms, self.mailboxes.lock().len())
+        (self.presence.rooms_here(), self.mailboxes.len())
     }
 
     /// Whether the presence store can be reached.
-    pub fn store_health(&self) -> StoreHealth {
-        match &self.presence {
-            Presence::Memory(_) => StoreHealth::Memory,
-            Presence::Redis(redis) if redis.is_up() => StoreHealth::Up,
-            Presence::Redis(_) => StoreHealth::Down,
-        }
+    pub fn store_health(&self) -> Health {
+        self.presence.health()
     }
 
-    /// Stops the background tasks (Redis heartbeat and subscriber) once every connection has
-    /// left: the end of a graceful shutdown.
+    /// Stops the background tasks once every connection has left: the end of a graceful
+    /// shutdown.
     pub fn close(&self) {
-        if let Presence::Redis(redis) = &self.presence {
-            redis.stop();
-        }
+        self.presence.shutdown();
+        self.closed.cancel();
     }
 
     /// Simulates a crash of this instance for tests: it stops heart-beating and receiving and
     /// announces no departure, so other instances must notice by expiry. No effect in memory.
     pub fn simulate_crash(&self) {
-        if let Presence::Redis(redis) = &self.presence {
-            redis.stop();
+        self.close();
+    }
+
+    /// Tells the members who remain that `departure.peer` left.
+    async fn announce(&self, departure: Departure) {
+        for other in &departure.remaining {
+            self.send(
+                other,
+                ServerMessage::PeerLeft {
+                    peer: departure.peer.clone(),
+                },
+            )
+            .await;
         }
+    }
+
+    /// Announces the departures the store found by itself, until the hub is closed.
+    async fn announce_departures(self, mut found: mpsc::Receiver<Departure>) {
+        loop {
+            tokio::select! {
+                () = self.closed.cancelled() => return,
+                departure = found.recv() => match departure {
+                    Some(departure) => self.announce(departure).await,
+                    None => return,
+                },
+            }
+        }
+    }
+
+    /// Queues `message` for `to`, here or on its instance.
+    async fn send(&self, to: &Member, message: ServerMessage) {
+        match &to.home {
+            Home::Here => self.mailboxes.deliver(&to.peer, message),
+            Home::Elsewhere(instance) => self.presence.forward(instance, &to.peer, &message).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room() -> RoomName {
+        RoomName::new("r").expect("valid")
+    }
+
+    /// A mailbox for `peer` on `hub`, and its receiving end.
+    fn connect(hub: &Hub, peer: &PeerId) -> mpsc::Receiver<ServerMessage> {
+        let (messages, receiver) = mpsc::channel(8);
+        hub.register(
+            peer.clone(),
+            Mailbox {
+                messages,
+                overflowed: CancellationToken::new(),
+            },
+        );
+        receiver
+    }
+
+    /// Everything queued for a mailbox so far.
+    fn queued(receiver: &mut mpsc::Receiver<ServerMessage>) -> Vec<ServerMessage> {
+        std::iter::from_fn(|| receiver.try_recv().ok()).collect()
+    }
+
+    /// The second joiner is told `joined` then `ready`; the first gets `peer_joined` then
+    /// `ready`; a third is refused with `full` and nobody hears of it; leaving tells the
+    /// remaining member `peer_left`.
+    #[tokio::test]
+    async fn the_hub_announces_joins_ready_and_leaves() {
+        let hub = Hub::new(2);
+        let (a, b, c) = (PeerId::new("a"), PeerId::new("b"), PeerId::new("c"));
+        let (mut a_box, mut b_box) = (connect(&hub, &a), connect(&hub, &b));
+        let first = hub.join(&room(), &a).await.expect("in memory");
+        assert_eq!(
+            first,
+            Admission::Joined(vec![ServerMessage::Joined {
+                room: room(),
+                you: a.clone(),
+                peers: vec![],
+            }])
+        );
+        let second = hub.join(&room(), &b).await.expect("in memory");
+        assert_eq!(
+            second,
+            Admission::Joined(vec![
+                ServerMessage::Joined {
+                    room: room(),
+                    you: b.clone(),
+                    peers: vec![a.clone()],
+                },
+                ServerMessage::Ready { room: room() },
+            ])
+        );
+        assert_eq!(
+            queued(&mut a_box),
+            vec![
+                ServerMessage::PeerJoined { peer: b.clone() },
+                ServerMessage::Ready { room: room() },
+            ]
+        );
+        let third = hub.join(&room(), &c).await.expect("in memory");
+        assert_eq!(
+            third,
+            Admission::Refused(ServerMessage::Full {
+                room: room(),
+                capacity: 2,
+            })
+        );
+        assert_eq!(queued(&mut a_box), vec![]);
+        hub.leave(&room(), &a).await;
+        assert_eq!(
+            queued(&mut b_box),
+            vec![ServerMessage::PeerLeft { peer: a }]
+        );
+        assert_eq!(hub.counts(), (1, 2));
+    }
+
+    /// A relay reaches every other member once, and never the sender.
+    #[tokio::test]
+    async fn relays_reach_the_others_only() {
+        let hub = Hub::new(3);
+        let (a, b, c) = (PeerId::new("a"), PeerId::new("b"), PeerId::new("c"));
+        let mut boxes: Vec<_> = [&a, &b, &c].iter().map(|p| connect(&hub, p)).collect();
+        for peer in [&a, &b, &c] {
+            hub.join(&room(), peer).await.expect("in memory");
+        }
+        for mailbox in &mut boxes {
+            queued(mailbox);
+        }
+        let hang_up = ServerMessage::HangUp {
+            from: a.clone(),
+            to: None,
+        };
+        hub.relay(&room(), &a, None, hang_up.clone())
+            .await
+            .expect("relayed");
+        assert_eq!(queued(&mut boxes[0]), vec![]);
+        assert_eq!(queued(&mut boxes[1]), vec![hang_up.clone()]);
+        assert_eq!(queued(&mut boxes[2]), vec![hang_up]);
     }
 }

@@ -3,9 +3,13 @@
 //! Map of the modules:
 //! - [`config`]: command line and environment (clap);
 //! - [`ws`]: the WebSocket upgrade and the one task per connection;
-//! - [`hub`]: presence plus delivery between connections, the one place that notifies rooms;
-//! - [`rooms`]: the room registry (who is where, the capacity rule), plain data;
-//! - [`redis_presence`]: the same decisions shared by several instances through Redis;
+//! - [`hub`]: the one place that announces joins and leaves (`joined`, `peer_joined`,
+//!   `ready`, `peer_left`), and delivery of relayed messages;
+//! - [`presence`]: who is in which room, behind one interface: [`presence::memory`] on one
+//!   instance, [`presence::redis`] shared by several (scripts, bus, liveness); returns who must
+//!   be told what, tells nobody;
+//! - [`mailbox`]: each connection's bounded outgoing queue, and the map of them;
+//! - [`redact`]: secrets shown as `***` by `Debug`;
 //! - [`limits`]: admission at the upgrade (Origin, connections per IP);
 //! - [`ice`]: ICE servers for browsers (Twilio, TURN REST, static list);
 //! - [`static_files`]: serving the built frontend.
@@ -17,8 +21,9 @@ pub mod config;
 pub mod hub;
 pub mod ice;
 pub mod limits;
-pub mod redis_presence;
-pub mod rooms;
+pub mod mailbox;
+pub mod presence;
+pub mod redact;
 pub mod static_files;
 pub mod ws;
 
@@ -32,10 +37,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::{
     config::{Config, Limits},
-    hub::{Hub, StoreHealth},
+    hub::Hub,
     ice::Ice,
     limits::{ConnectionCounter, OriginPolicy},
-    redis_presence::RedisSettings,
+    presence::redis::RedisSettings,
 };
 
 /// What every request handler and connection task shares. Cheap to clone.
@@ -107,9 +112,9 @@ struct Health {
 async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let (rooms, connections) = state.hub.counts();
     let (code, status, redis) = match state.hub.store_health() {
-        StoreHealth::Memory => (StatusCode::OK, "ok", None),
-        StoreHealth::Up => (StatusCode::OK, "ok", Some("up")),
-        StoreHealth::Down => (StatusCode::SERVICE_UNAVAILABLE, "degraded", Some("down")),
+        presence::Health::Memory => (StatusCode::OK, "ok", None),
+        presence::Health::Up => (StatusCode::OK, "ok", Some("up")),
+        presence::Health::Down => (StatusCode::SERVICE_UNAVAILABLE, "degraded", Some("down")),
     };
     let health = Health {
         status,
@@ -158,4 +163,66 @@ pub async fn serve(
     }
     state.hub.close();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Debug` of the configuration and of the Redis settings shows no secret (Twilio token,
+    /// TURN secret, static TURN credential, Redis password) but still shows the rest.
+    #[test]
+    fn debug_output_hides_every_secret() {
+        let config = Config::parse_from_args([
+            "backend",
+            "--twilio-account-sid",
+            "ACvisible-sid",
+            "--twilio-auth-token",
+            "token-secret-1",
+            "--turn-urls",
+            "turn:visible.example:3478",
+            "--turn-secret",
+            "turn-secret-2",
+            "--ice-username",
+            "visible-user",
+            "--ice-credential",
+            "credential-secret-3",
+            "--redis-url",
+            "redis://visible-redis-user:redis-secret-4@redis.visible.example:6379/0",
+        ])
+        .expect("parses");
+        let settings = RedisSettings {
+            url: "redis://:redis-secret-5@redis.visible.example/0?password=redis-secret-6&db=1"
+                .to_owned(),
+            expiry: Duration::from_secs(6),
+            timeout: Duration::from_secs(2),
+        };
+        let printed = format!("{config:?}\n{settings:?}");
+        for secret in [
+            "token-secret-1",
+            "turn-secret-2",
+            "credential-secret-3",
+            "redis-secret-4",
+            "redis-secret-5",
+            "redis-secret-6",
+        ] {
+            assert!(!printed.contains(secret), "{secret} shown in {printed}");
+        }
+        for visible in [
+            "ACvisible-sid",
+            "turn:visible.example:3478",
+            "visible-user",
+            "redis://visible-redis-user:***@redis.visible.example:6379/0",
+            "redis://:***@redis.visible.example/0?password=***&db=1",
+            "twilio_auth_token: Some(***)",
+            "turn_secret: Some(***)",
+            "ice_credential: Some(***)",
+            "heartbeat_timeout",
+        ] {
+            assert!(
+                printed.contains(visible),
+                "{visible} missing from {printed}"
+            );
+        }
+    }
 }

@@ -1,10 +1,14 @@
 //! One task per WebSocket connection: read, validate, rate-limit, dispatch, write.
 //!
 //! The upgrade handler only checks admission (Origin, connections per IP) and upgrades. The
-//! connection task then selects over the socket, its bounded mailbox (messages relayed by other
-//! connections), the heartbeat timer, the overflow switch and server shutdown. A refused message
-//! gets a protocol `error` and the loop goes on; a dead connection ends the task, and leaving
-//! the room is then announced in exactly one place ([`Hub::leave`]).
+//! connection task then selects over the socket, its bounded mailbox (what the hub queues for it:
+//! relays, announcements), the heartbeat timer, the overflow switch and server shutdown. A
+//! refused message gets a protocol `error` and the loop goes on; a dead connection ends the
+//! task, and its departure is then announced by the hub ([`crate::hub::Hub::leave`]).
+//!
+//! This module announces nothing itself: the replies to a `join` (`joined`, `ready`, `full`)
+//! come from [`crate::hub::Hub::join`], and the task only writes them, before anything waiting
+//! in its mailbox.
 
 use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
 
@@ -23,10 +27,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     AppState,
-    hub::{Mailbox, RelayError},
+    hub::Admission,
     limits::ConnectionSlot,
-    redis_presence::Unavailable,
-    rooms::JoinOutcome,
+    mailbox::Mailbox,
+    presence::{RelayError, Unavailable},
 };
 
 /// How far past the configured message limit the WebSocket layer itself accepts a frame before
@@ -327,20 +331,11 @@ impl Connection {
         }
         match self.state.hub.join(&room, &self.peer).await {
             Err(Unavailable) => vec![unavailable()],
-            Ok(JoinOutcome::Joined { others }) => {
-                self.room = Some(room.clone());
-                let ready = others.len() == 1;
-                let mut replies = vec![ServerMessage::Joined {
-                    room: room.clone(),
-                    you: self.peer.clone(),
-                    peers: others,
-                }];
-                if ready {
-                    replies.push(ServerMessage::Ready { room });
-                }
+            Ok(Admission::Joined(replies)) => {
+                self.room = Some(room);
                 replies
             }
-            Ok(JoinOutcome::Full { capacity }) => vec![ServerMessage::Full { room, capacity }],
+            Ok(Admission::Refused(reply)) => vec![reply],
         }
     }
 

@@ -1,0 +1,104 @@
+//! Liveness across instances: this instance's heartbeat key, and the sweep that finds members
+//! of instances that stopped.
+//!
+//! `instance:{id}` exists while its instance lives: the heartbeat sets it with an expiry
+//! (`--redis-expiry`) every third of that expiry. An entry whose instance key has expired is
+//! dead; the scripts remove the dead entries of the room they touch and return them, and the
+//! store reports each as a [`crate::presence::Departure`] on the hub's channel. Each heartbeat also sweeps every
+//! room this instance has members in (so a crashed instance's members are noticed within the
+//! expiry even when nobody joins or leaves) and retries the leaves that could not reach Redis.
+//!
+//! This module finds departures; it does not announce them (the hub does).
+
+use std::{collections::HashMap, sync::Arc, sync::Mutex};
+
+use shared::{PeerId, RoomName};
+
+use super::{RedisPresence, lock};
+use crate::presence::Unavailable;
+
+/// What the heartbeat looks after on this instance.
+#[derive(Debug, Default)]
+pub(super) struct Watched {
+    /// Rooms with members on this instance, and those members: the rooms to sweep.
+    rooms: Mutex<HashMap<RoomName, Vec<PeerId>>>,
+    /// Leaves that could not reach Redis; retried by the heartbeat until they do.
+    pending_leaves: Mutex<Vec<(RoomName, PeerId)>>,
+}
+
+impl Watched {
+    pub(super) fn joined(&self, room: &RoomName, peer: &PeerId) {
+        lock(&self.rooms)
+            .entry(room.clone())
+            .or_default()
+            .push(peer.clone());
+    }
+
+    pub(super) fn left(&self, room: &RoomName, peer: &PeerId) {
+        let mut rooms = lock(&self.rooms);
+        if let Some(members) = rooms.get_mut(room) {
+            members.retain(|member| member != peer);
+            if members.is_empty() {
+                rooms.remove(room);
+            }
+        }
+    }
+
+    /// How many rooms have members on this instance.
+    pub(super) fn rooms(&self) -> usize {
+        lock(&self.rooms).len()
+    }
+
+    pub(super) fn retry_leave(&self, room: RoomName, peer: PeerId) {
+        lock(&self.pending_leaves).push((room, peer));
+    }
+}
+
+impl RedisPresence {
+    /// Every third of the expiry: proves this instance alive, retries failed leaves, and
+    /// sweeps the rooms this instance has members in. Ends when the store is stopped.
+    pub(super) async fn heartbeat(self: Arc<Self>) {
+        let mut ticks = tokio::time::interval(self.settings.expiry / 3);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = self.stopped.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            if self.prove_alive().await.is_err() {
+                continue;
+            }
+            let pending = std::mem::take(&mut *lock(&self.watched.pending_leaves));
+            for (room, peer) in pending {
+                match self.leave_now(&room, Some(&peer)).await {
+                    Ok(Some(departure)) => self.report(departure).await,
+                    Ok(None) => {}
+                    Err(Unavailable) => self.watched.retry_leave(room, peer),
+                }
+            }
+            let rooms: Vec<RoomName> = lock(&self.watched.rooms).keys().cloned().collect();
+            for room in rooms {
+                if self.stopped.is_cancelled() || self.leave_now(&room, None).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Sets this instance's liveness key for one more expiry.
+    async fn prove_alive(&self) -> Result<(), Unavailable> {
+        let key = format!("instance:{}", self.instance);
+        let expiry_ms = self.expiry_ms();
+        self.connection
+            .call(|mut c| async move {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(1)
+                    .arg("PX")
+                    .arg(expiry_ms)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await
+    }
+}

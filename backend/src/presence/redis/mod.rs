@@ -1,0 +1,290 @@
+//! The Redis store: presence shared by several server instances (`--redis-url`).
+//!
+//! Same rules as [`super::memory`]; only where the decision is made changes. Design (see
+//! `docs/REDIS.md`), one job per file:
+//!
+//! - `scripts.rs`: membership. `room:{name}` lists `"{peer} {instance}"` entries; every change
+//!   is a Lua script, so capacity holds across instances. Relays look up the recipients and
+//!   publish to the other instances in the same script.
+//! - `bus.rs`: one pub/sub channel per instance carrying server messages to the members it
+//!   holds, and the subscriber that puts them in their mailboxes.
+//! - `liveness.rs`: this instance's heartbeat key; sweeps that find members of crashed
+//!   instances; leaves retried once Redis is back. What it finds goes to the hub's departures
+//!   channel.
+//! - `connection.rs`: the command connection, with a timeout on every call. Failures mark Redis
+//!   down (logged once, reported by `/healthz`); joins are then refused with `unavailable`
+//!   instead of waiting. The connection manager reconnects by itself and the subscriber
+//!   resubscribes, so the instance recovers without a restart.
+//!
+//! This file holds the store itself ([`RedisPresence`]) and its answers to the
+//! [`super::Presence`] interface. It never puts an announcement in a mailbox.
+//!
+//! What it does not do: Redis Cluster (scripts touch `instance:*` keys they are not given), and
+//! re-registering calls in progress after Redis lost its data (they continue peer to peer;
+//! only their next `join` goes through Redis again).
+
+mod bus;
+mod connection;
+mod liveness;
+mod scripts;
+
+use std::{fmt, sync::Arc, sync::Mutex, time::Duration};
+
+use shared::{PeerId, RoomName, ServerMessage};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Departure, InstanceId, JoinOutcome, Member, RelayError, Unavailable};
+use crate::{mailbox::Mailboxes, redact::redact_url};
+use bus::Bus;
+use connection::Connection;
+use liveness::Watched;
+use scripts::{Entry, Scripts};
+
+/// How to reach Redis and how quickly to give up on it.
+#[derive(Clone)]
+pub struct RedisSettings {
+    /// May hold a password: shown by `Debug` with the password replaced by `***`.
+    pub url: String,
+    /// How long a member of an instance that stopped heart-beating is still believed present.
+    pub expiry: Duration,
+    /// Longest wait for any one Redis call before it counts as a failure.
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &redact_url(&self.url))
+            .field("expiry", &self.expiry)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// The Redis store. Held in an `Arc` by [`super::Presence`] and by its background tasks.
+pub struct RedisPresence {
+    /// This instance's id: names its liveness key and its channel.
+    instance: InstanceId,
+    settings: RedisSettings,
+    connection: Connection,
+    scripts: Scripts,
+    bus: Bus,
+    /// Where the subscriber delivers what other instances publish for this instance's members.
+    mailboxes: Mailboxes,
+    /// Rooms to sweep and leaves to retry.
+    watched: Watched,
+    /// Departures found by a script or the heartbeat, for the hub to announce.
+    departures: mpsc::Sender<Departure>,
+    /// Cancelled at the end of shutdown (or to simulate a crash): stops the background tasks,
+    /// which hold the last references to this.
+    stopped: CancellationToken,
+}
+
+impl fmt::Debug for RedisPresence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisPresence")
+            .field("instance", &self.instance)
+            .field("up", &self.is_up())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisPresence {
+    /// Starts the heartbeat and the subscriber; must be called inside a Tokio runtime. Does not
+    /// wait for Redis: an instance whose Redis is down starts and reports it.
+    pub fn start(
+        settings: RedisSettings,
+        mailboxes: Mailboxes,
+        departures: mpsc::Sender<Departure>,
+    ) -> anyhow::Result<Arc<Self>> {
+        let client = redis::Client::open(settings.url.as_str())
+            .map_err(|error| anyhow::anyhow!("invalid --redis-url: {error}"))?;
+        let instance = InstanceId::random();
+        let presence = Arc::new(Self {
+            bus: Bus::new(&instance),
+            instance,
+            connection: Connection::new(client, settings.timeout),
+            settings,
+            scripts: Scripts::new(),
+            mailboxes,
+            watched: Watched::default(),
+            departures,
+            stopped: CancellationToken::new(),
+        });
+        tracing::info!(instance = %presence.instance, "presence and relay through Redis");
+        tokio::spawn(Arc::clone(&presence).heartbeat());
+        let subscriber = Arc::clone(&presence);
+        tokio::spawn(async move {
+            subscriber
+                .bus
+                .subscribe(
+                    &subscriber.connection,
+                    &subscriber.mailboxes,
+                    &subscriber.stopped,
+                )
+                .await;
+        });
+        Ok(presence)
+    }
+
+    /// Redis answers and this instance's channel is subscribed.
+    pub fn is_up(&self) -> bool {
+        self.connection.is_up() && self.bus.is_subscribed()
+    }
+
+    /// Rooms with members on this instance.
+    pub fn rooms_here(&self) -> usize {
+        self.watched.rooms()
+    }
+
+    /// Stops heart-beating and receiving without telling anybody.
+    pub fn stop(&self) {
+        self.stopped.cancel();
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.is_cancelled()
+    }
+
+    /// Refused while this instance's channel is not subscribed: the joiner would miss what
+    /// other instances send it.
+    pub async fn join(
+        &self,
+        room: &RoomName,
+        peer: &PeerId,
+        capacity: usize,
+    ) -> Result<JoinOutcome, Unavailable> {
+        if !self.bus.is_subscribed() || self.is_stopped() {
+            return Err(Unavailable);
+        }
+        let admission = self
+            .scripts
+            .join(
+                &self.connection,
+                room,
+                &self.entry(peer),
+                capacity,
+                self.expiry_ms(),
+            )
+            .await?;
+        let others = self.members_of(admission.others);
+        self.report_dead(room, admission.dead, &others).await;
+        if !admission.admitted {
+            return Ok(JoinOutcome::Full { capacity });
+        }
+        self.watched.joined(room, peer);
+        Ok(JoinOutcome::Joined { others })
+    }
+
+    /// When Redis cannot be reached the leave is kept and retried by the heartbeat, so the
+    /// seat is freed (and the departure reported) once Redis is back.
+    pub async fn leave(&self, room: &RoomName, peer: &PeerId) -> Option<Departure> {
+        self.watched.left(room, peer);
+        if self.is_stopped() {
+            return None;
+        }
+        match self.leave_now(room, Some(peer)).await {
+            Ok(departure) => departure,
+            Err(Unavailable) => {
+                self.watched.retry_leave(room.clone(), peer.clone());
+                None
+            }
+        }
+    }
+
+    /// Publishes `message` to the recipients elsewhere and returns those here.
+    pub async fn relay(
+        &self,
+        room: &RoomName,
+        from: &PeerId,
+        to: Option<&PeerId>,
+        message: &ServerMessage,
+    ) -> Result<Vec<PeerId>, RelayError> {
+        if self.is_stopped() {
+            return Err(Unavailable.into());
+        }
+        let json = serde_json::to_string(message).expect("server messages always serialize");
+        self.scripts
+            .relay(&self.connection, room, from, to, &self.instance, json)
+            .await
+    }
+
+    /// Carries `message` to `peer` on `instance` over the bus.
+    pub async fn forward(&self, instance: &InstanceId, peer: &PeerId, message: &ServerMessage) {
+        Bus::publish(&self.connection, instance, peer, message).await;
+    }
+
+    /// The entries of `room` as they are, without pruning the dead.
+    pub async fn members(&self, room: &RoomName) -> Result<Vec<Member>, Unavailable> {
+        let entries = scripts::entries(&self.connection, room).await?;
+        Ok(self.members_of(entries))
+    }
+
+    /// Removes `peer` (or nobody: only the dead) from `room`; reports the dead and returns
+    /// `peer`'s departure.
+    async fn leave_now(
+        &self,
+        room: &RoomName,
+        peer: Option<&PeerId>,
+    ) -> Result<Option<Departure>, Unavailable> {
+        let entry = peer.map(|peer| self.entry(peer));
+        let remains = self
+            .scripts
+            .leave(&self.connection, room, entry.as_ref())
+            .await?;
+        let remaining = self.members_of(remains.live);
+        self.report_dead(room, remains.dead, &remaining).await;
+        Ok(peer.map(|peer| Departure {
+            room: room.clone(),
+            peer: peer.clone(),
+            remaining,
+        }))
+    }
+
+    /// Reports the `dead` entries (of crashed instances) a script removed from `room`.
+    async fn report_dead(&self, room: &RoomName, dead: Vec<Entry>, remaining: &[Member]) {
+        for gone in dead {
+            tracing::info!(%room, peer = %gone.peer, instance = %gone.instance, "member of a dead instance removed");
+            self.report(Departure {
+                room: room.clone(),
+                peer: gone.peer,
+                remaining: remaining.to_vec(),
+            })
+            .await;
+        }
+    }
+
+    /// Hands a departure to the hub, waiting for room in the channel rather than dropping it.
+    async fn report(&self, departure: Departure) {
+        if self.departures.send(departure).await.is_err() {
+            tracing::debug!("departure not announced: the hub has stopped");
+        }
+    }
+
+    fn entry(&self, peer: &PeerId) -> Entry {
+        Entry {
+            peer: peer.clone(),
+            instance: self.instance.clone(),
+        }
+    }
+
+    fn members_of(&self, entries: Vec<Entry>) -> Vec<Member> {
+        entries
+            .into_iter()
+            .map(|entry| entry.member(&self.instance))
+            .collect()
+    }
+
+    fn expiry_ms(&self) -> u64 {
+        u64::try_from(self.settings.expiry.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every critical section here is one map or vector operation or a handle clone: nothing
+    // can be left half-done by a panic, so a poisoned lock is safe to keep using.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

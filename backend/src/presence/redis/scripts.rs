@@ -1,0 +1,288 @@
+//! The Lua scripts that make every membership change atomic across instances, and their typed
+//! calls.
+//!
+//! `room:{name}` is a Redis list of `"{peer} {instance}"` entries ([`Entry`]) in join order.
+//! Every change goes through a script, so a check and its change are one atomic step for all
+//! instances: capacity can never be exceeded, whatever the number of instances. The join and
+//! leave scripts also remove the entries of dead instances and return them, so that whoever
+//! removed one reports it (once). The relay script publishes to recipients on other instances
+//! itself: one round trip per relayed message, whatever the number of recipients.
+//!
+//! This module decides nothing about announcements: it returns what Redis decided.
+
+use redis::Script;
+use shared::{PeerId, RoomName};
+
+use super::connection::Connection;
+use crate::presence::{Home, InstanceId, Member, RelayError, Unavailable};
+
+/// Removes the entries of instances whose liveness key expired; shared by join and leave.
+const PRUNE: &str = r"
+local function prune(room)
+  local live, dead = {}, {}
+  for _, entry in ipairs(redis.call('LRANGE', room, 0, -1)) do
+    local instance = string.match(entry, ' (%S+)$')
+    if instance and redis.call('EXISTS', 'instance:' .. instance) == 1 then
+      table.insert(live, entry)
+    else
+      table.insert(dead, entry)
+      redis.call('LREM', room, 0, entry)
+    end
+  end
+  return live, dead
+end
+";
+
+/// `KEYS[1]` room; `ARGV`: entry, capacity, own instance id, expiry in ms.
+/// Returns {admitted (0/1), others (live, in join order), dead}.
+const JOIN: &str = r"
+redis.call('SET', 'instance:' .. ARGV[3], '1', 'PX', ARGV[4])
+local live, dead = prune(KEYS[1])
+if #live >= tonumber(ARGV[2]) then
+  return {0, live, dead}
+end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+return {1, live, dead}
+";
+
+/// `KEYS[1]` room; `ARGV[1]` entry to remove (`''` to only prune). Returns {remaining, dead}.
+const LEAVE: &str = r"
+if ARGV[1] ~= '' then
+  redis.call('LREM', KEYS[1], 0, ARGV[1])
+end
+local live, dead = prune(KEYS[1])
+return {live, dead}
+";
+
+/// `KEYS[1]` room; `ARGV`: from, to (`''` for everybody), own instance id, channel payload suffix
+/// (the message JSON). Publishes `"{peer} {json}"` to the recipients on other instances and
+/// returns {'ok', local recipients...}, or {'no_peer'} / {'unknown_peer'}.
+const RELAY: &str = r"
+local recipients = {}
+for _, entry in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local peer, instance = string.match(entry, '^(%S+) (%S+)$')
+  if peer and peer ~= ARGV[1] then
+    table.insert(recipients, {peer, instance})
+  end
+end
+if #recipients == 0 then
+  return {'no_peer'}
+end
+if ARGV[2] ~= '' then
+  local found = nil
+  for _, recipient in ipairs(recipients) do
+    if recipient[1] == ARGV[2] then found = recipient end
+  end
+  if not found then return {'unknown_peer'} end
+  recipients = {found}
+end
+local here = {'ok'}
+for _, recipient in ipairs(recipients) do
+  if recipient[2] == ARGV[3] then
+    table.insert(here, recipient[1])
+  else
+    redis.call('PUBLISH', 'signal:' .. recipient[2], recipient[1] .. ' ' .. ARGV[4])
+  end
+end
+return here
+";
+
+/// A room member as Redis records it: who, and which instance holds its connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Entry {
+    pub(super) peer: PeerId,
+    pub(super) instance: InstanceId,
+}
+
+impl Entry {
+    fn parse(entry: &str) -> Option<Self> {
+        let (peer, instance) = entry.split_once(' ')?;
+        Some(Self {
+            peer: PeerId::new(peer),
+            instance: InstanceId::new(instance),
+        })
+    }
+
+    fn to_redis(&self) -> String {
+        format!("{} {}", self.peer, self.instance)
+    }
+
+    /// The member this entry records, seen from instance `here`.
+    pub(super) fn member(self, here: &InstanceId) -> Member {
+        let home = if &self.instance == here {
+            Home::Here
+        } else {
+            Home::Elsewhere(self.instance)
+        };
+        Member {
+            peer: self.peer,
+            home,
+        }
+    }
+}
+
+/// What the join script decided.
+pub(super) struct Admission {
+    pub(super) admitted: bool,
+    /// Live members found in the room (without the joiner), in join order.
+    pub(super) others: Vec<Entry>,
+    /// Entries of dead instances it removed.
+    pub(super) dead: Vec<Entry>,
+}
+
+/// What the leave script left behind.
+pub(super) struct Remains {
+    pub(super) live: Vec<Entry>,
+    /// Entries of dead instances it removed.
+    pub(super) dead: Vec<Entry>,
+}
+
+/// The loaded scripts (`EVALSHA`, loaded again by the client after a Redis restart).
+pub(super) struct Scripts {
+    join: Script,
+    leave: Script,
+    relay: Script,
+}
+
+impl Scripts {
+    pub(super) fn new() -> Self {
+        Self {
+            join: Script::new(&format!("{PRUNE}{JOIN}")),
+            leave: Script::new(&format!("{PRUNE}{LEAVE}")),
+            relay: Script::new(RELAY),
+        }
+    }
+
+    /// Adds `entry` to `room` unless `capacity` live members are there; also refreshes the
+    /// joiner's instance key, so a join right after a Redis restart never looks dead.
+    pub(super) async fn join(
+        &self,
+        connection: &Connection,
+        room: &RoomName,
+        entry: &Entry,
+        capacity: usize,
+        expiry_ms: u64,
+    ) -> Result<Admission, Unavailable> {
+        let mut invocation = self.join.key(room_key(room));
+        invocation
+            .arg(entry.to_redis())
+            .arg(capacity)
+            .arg(entry.instance.as_str())
+            .arg(expiry_ms);
+        let (admitted, live, dead): (i64, Vec<String>, Vec<String>) = connection
+            .call(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        Ok(Admission {
+            admitted: admitted != 0,
+            others: parse(&live),
+            dead: parse(&dead),
+        })
+    }
+
+    /// Removes `entry` (or nobody, to only prune the dead) from `room`.
+    pub(super) async fn leave(
+        &self,
+        connection: &Connection,
+        room: &RoomName,
+        entry: Option<&Entry>,
+    ) -> Result<Remains, Unavailable> {
+        let mut invocation = self.leave.key(room_key(room));
+        invocation.arg(entry.map_or_else(String::new, Entry::to_redis));
+        let (live, dead): (Vec<String>, Vec<String>) = connection
+            .call(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        Ok(Remains {
+            live: parse(&live),
+            dead: parse(&dead),
+        })
+    }
+
+    /// Publishes `json` from `from` to `to` (or every other member) on other instances, and
+    /// returns the recipients held by `here`.
+    pub(super) async fn relay(
+        &self,
+        connection: &Connection,
+        room: &RoomName,
+        from: &PeerId,
+        to: Option<&PeerId>,
+        here: &InstanceId,
+        json: String,
+    ) -> Result<Vec<PeerId>, RelayError> {
+        let mut invocation = self.relay.key(room_key(room));
+        invocation
+            .arg(from.as_str())
+            .arg(to.map_or("", PeerId::as_str))
+            .arg(here.as_str())
+            .arg(json);
+        let reply: Vec<String> = connection
+            .call(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        let mut reply = reply.into_iter();
+        match reply.next().as_deref() {
+            Some("no_peer") => Err(RelayError::NoPeer),
+            Some("unknown_peer") => Err(RelayError::UnknownPeer),
+            _ => Ok(reply.map(PeerId::new).collect()),
+        }
+    }
+}
+
+/// The entries of `room`, read without changing anything (dead ones included).
+pub(super) async fn entries(
+    connection: &Connection,
+    room: &RoomName,
+) -> Result<Vec<Entry>, Unavailable> {
+    let key = room_key(room);
+    let entries: Vec<String> = connection
+        .call(|mut c| async move {
+            redis::cmd("LRANGE")
+                .arg(key)
+                .arg(0)
+                .arg(-1)
+                .query_async(&mut c)
+                .await
+        })
+        .await?;
+    Ok(parse(&entries))
+}
+
+fn room_key(room: &RoomName) -> String {
+    format!("room:{room}")
+}
+
+fn parse(entries: &[String]) -> Vec<Entry> {
+    entries
+        .iter()
+        .filter_map(|entry| Entry::parse(entry))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Entries are `"{peer} {instance}"` and parse back to the member they were made from.
+    #[test]
+    fn entries_round_trip() {
+        let entry = Entry {
+            peer: PeerId::new("a1f0"),
+            instance: InstanceId::new("0badc0de"),
+        };
+        assert_eq!(Entry::parse(&entry.to_redis()), Some(entry));
+        assert_eq!(Entry::parse("no-instance"), None);
+    }
+
+    /// An entry of this instance is a member here; one of another instance is reached there.
+    #[test]
+    fn entries_know_where_their_member_is() {
+        let here = InstanceId::new("aaaa");
+        let entry = |instance: &str| Entry {
+            peer: PeerId::new("p"),
+            instance: InstanceId::new(instance),
+        };
+        assert_eq!(entry("aaaa").member(&here).home, Home::Here);
+        assert_eq!(
+            entry("bbbb").member(&here).home,
+            Home::Elsewhere(InstanceId::new("bbbb"))
+        );
+    }
+}
