@@ -153,16 +153,7 @@ async fn relays_without_a_recipient_are_refused() {
 
     let (mut carol, mut dave) = server.pair("other-room").await;
     let bob = server.joined("lonely").await;
-    assert_eq!(
-        alice.recv().await,
-        ServerMessage::PeerJoined { peer: bob.id() }
-    );
-    assert_eq!(
-        alice.recv().await,
-        ServerMessage::Ready {
-            room: room("lonely")
-        }
-    );
+    alice.expect_joined_by(bob.id(), "lonely").await;
     for to in [carol.id(), PeerId::new("nobody"), alice.id()] {
         alice
             .send(&ClientMessage::Offer {

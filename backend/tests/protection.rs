@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, PATIENCE, TestServer, room};
+use common::{Client, PATIENCE, TestServer};
 use shared::{ClientMessage, ServerMessage};
 use tokio_tungstenite::{connect_async, tungstenite::protocol::frame::coding::CloseCode};
 
@@ -98,35 +98,8 @@ async fn hundred_concurrent_joins_admit_exactly_two() {
     for _ in 0..100 {
         clients.push(server.client().await);
     }
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(clients.len()));
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .map(|mut client| {
-            let barrier = barrier.clone();
-            tokio::spawn(async move {
-                barrier.wait().await;
-                client
-                    .send(&ClientMessage::Join {
-                        room: room("stampede"),
-                    })
-                    .await;
-                let answer = client.recv().await;
-                (answer, client)
-            })
-        })
-        .collect();
-    let (mut joined, mut full) = (0, 0);
-    let mut keep = Vec::new();
-    for task in tasks {
-        let (answer, client) = task.await.expect("task");
-        match answer {
-            ServerMessage::Joined { .. } => joined += 1,
-            ServerMessage::Full { capacity: 2, .. } => full += 1,
-            other => panic!("unexpected {other:?}"),
-        }
-        keep.push(client);
-    }
-    assert_eq!((joined, full), (2, 98));
+    let (admissions, _clients) = common::stampede(clients, "stampede", 2).await;
+    assert_eq!(admissions, (2, 98), "admitted, told full");
 }
 
 /// A member that stops reading is closed (1008) once its queue overflows; the sender and

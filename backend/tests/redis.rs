@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use common::{Client, REDIS_EXPIRY, REDIS_TIMEOUT, RedisServer, TestServer, room};
 use shared::{ClientMessage, ErrorCode, IceCandidate, ServerMessage};
@@ -32,14 +32,7 @@ async fn cluster_with(
 async fn pair_across(one: &TestServer, two: &TestServer, name: &str) -> (Client, Client) {
     let mut alice = one.joined(name).await;
     let bob = two.joined(name).await;
-    assert_eq!(
-        alice.recv().await,
-        ServerMessage::PeerJoined { peer: bob.id() }
-    );
-    assert_eq!(
-        alice.recv().await,
-        ServerMessage::Ready { room: room(name) }
-    );
+    alice.expect_joined_by(bob.id(), name).await;
     (alice, bob)
 }
 
@@ -77,16 +70,7 @@ async fn join_ready_and_full_across_instances() {
     let mut bob = two.client().await;
     assert_eq!(bob.join("blue-fox").await, vec![alice.id()]);
     assert_ne!(alice.id(), bob.id());
-    assert_eq!(
-        alice.recv().await,
-        ServerMessage::PeerJoined { peer: bob.id() }
-    );
-    assert_eq!(
-        alice.recv().await,
-        ServerMessage::Ready {
-            room: room("blue-fox")
-        }
-    );
+    alice.expect_joined_by(bob.id(), "blue-fox").await;
     for server in [&one, &two] {
         let mut carol = server.client().await;
         carol
@@ -317,35 +301,8 @@ async fn concurrent_joins_across_instances_admit_exactly_capacity() {
         clients.push(server.client().await);
     }
     // Everybody is connected before anybody joins, and then they all join at once.
-    let barrier = Arc::new(tokio::sync::Barrier::new(PEOPLE));
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .map(|mut client| {
-            let barrier = barrier.clone();
-            tokio::spawn(async move {
-                barrier.wait().await;
-                client
-                    .send(&ClientMessage::Join {
-                        room: room("crowded"),
-                    })
-                    .await;
-                let admitted = match client.recv().await {
-                    ServerMessage::Joined { .. } => true,
-                    ServerMessage::Full { capacity: 2, .. } => false,
-                    other => panic!("unexpected answer to join: {other:?}"),
-                };
-                (admitted, client)
-            })
-        })
-        .collect();
-    let mut admitted = 0;
-    let mut clients = Vec::new();
-    for task in tasks {
-        let (joined, client) = task.await.expect("join task");
-        admitted += usize::from(joined);
-        clients.push(client);
-    }
-    assert_eq!(admitted, 2);
+    let (admissions, _clients) = common::stampede(clients, "crowded", 2).await;
+    assert_eq!(admissions, (2, PEOPLE - 2), "admitted, told full");
 }
 
 /// An instance that dies without a word (no leave, no heartbeat): the members it held are

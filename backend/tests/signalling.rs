@@ -313,16 +313,7 @@ async fn disconnect_tells_the_other_and_empty_rooms_are_forgotten() {
     assert_eq!(alice.recv().await, ServerMessage::PeerLeft { peer: bob_id });
 
     let carol = server.joined("closing").await;
-    assert_eq!(
-        alice.recv().await,
-        ServerMessage::PeerJoined { peer: carol.id() }
-    );
-    assert_eq!(
-        alice.recv().await,
-        ServerMessage::Ready {
-            room: room("closing")
-        }
-    );
+    alice.expect_joined_by(carol.id(), "closing").await;
     let carol_id = carol.id();
     carol.abort();
     assert_eq!(

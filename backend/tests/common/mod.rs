@@ -314,6 +314,18 @@ impl Client {
         }
     }
 
+    /// The next messages must be `peer_joined` for `peer`, then `ready` for `room` (the room
+    /// has just reached two).
+    pub async fn expect_joined_by(&mut self, peer: PeerId, room: &str) {
+        assert_eq!(self.recv().await, ServerMessage::PeerJoined { peer });
+        assert_eq!(
+            self.recv().await,
+            ServerMessage::Ready {
+                room: RoomName::new(room).expect("valid room")
+            }
+        );
+    }
+
     /// Sends `join` and reads `joined` (and `ready` when the room fills up).
     pub async fn join(&mut self, room: &str) -> Vec<PeerId> {
         let room = RoomName::new(room).expect("valid room");
@@ -422,6 +434,43 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Every client sends `join` for `room` at the same instant (a barrier releases them
+/// together, each from its own task). Returns how many were admitted and how many were told
+/// the room is full (of `capacity`), and the clients, still connected (a seat freed early
+/// could admit more).
+pub async fn stampede(
+    clients: Vec<Client>,
+    room: &str,
+    capacity: usize,
+) -> ((usize, usize), Vec<Client>) {
+    let room = RoomName::new(room).expect("valid room");
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(clients.len()));
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|mut client| {
+            let barrier = barrier.clone();
+            let room = room.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                client.send(&ClientMessage::Join { room }).await;
+                (client.recv().await, client)
+            })
+        })
+        .collect();
+    let (mut joined, mut full) = (0, 0);
+    let mut clients = Vec::new();
+    for task in tasks {
+        let (answer, client) = task.await.expect("join task");
+        match answer {
+            ServerMessage::Joined { .. } => joined += 1,
+            ServerMessage::Full { capacity: told, .. } if told == capacity => full += 1,
+            other => panic!("unexpected answer to join: {other:?}"),
+        }
+        clients.push(client);
+    }
+    ((joined, full), clients)
 }
 
 /// A text frame from the server, which must be a protocol message.
