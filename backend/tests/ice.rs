@@ -8,9 +8,10 @@ use std::{
 };
 
 use backend::config::Config;
-use common::{Client, TestServer};
+use common::{Client, PATIENCE, TestServer};
 use shared::{ClientMessage, IceServer, IceTransportPolicy, ServerMessage};
 use testkit::twilio::{Behaviour, TwilioStandIn};
+use tokio::time::Instant;
 
 const FALLBACK: &str = "stun:fallback.example.net:3478";
 
@@ -83,7 +84,8 @@ async fn twilio_token_becomes_ice_servers() {
 }
 
 /// Many people asking at once cause one Twilio request; later askers reuse the cached token.
-#[tokio::test]
+/// Several worker threads, so the asks reach the cache in parallel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_twilio_request_serves_every_client() {
     let standin = TwilioStandIn::start().await;
     // A slow answer makes sure the requests really overlap while the fetch is in flight.
@@ -124,37 +126,73 @@ async fn expired_token_is_fetched_again() {
 }
 
 /// 401, 429 and 500 from Twilio: the fallback list is handed out, Twilio is not asked again
-/// until the backoff has passed, and a later success is used.
+/// until the backoff has passed (even though it has recovered meanwhile), and then the new
+/// token is used.
 #[tokio::test]
 async fn twilio_errors_fall_back_then_recover() {
-    for behaviour in [
+    let behaviours = [
         Behaviour::Unauthorized,
         Behaviour::TooManyRequests,
         Behaviour::ServerError,
-    ] {
-        let standin = TwilioStandIn::start().await;
-        standin.set_behaviour(behaviour.clone());
-        let server = server_with_twilio(&standin, |_| {}).await;
-        let mut client = server.joined("failing").await;
-        let (servers, ttl) = ask_again(&mut client).await;
-        assert!(is_fallback(&servers), "{behaviour:?}: {servers:?}");
-        assert!(ttl <= 300, "a fallback is kept only briefly: {ttl}");
-        assert_eq!(standin.token_requests(), 1);
-        // Within the backoff, no new request.
-        let (servers, _) = ask(&server, "failing-2").await;
-        assert!(is_fallback(&servers));
+    ];
+    futures_util::future::join_all(behaviours.into_iter().map(fall_back_then_recover)).await;
+}
+
+/// One case of [`twilio_errors_fall_back_then_recover`], on its own stand-in and server.
+async fn fall_back_then_recover(behaviour: Behaviour) {
+    // Long enough that the asks right after the failure fall inside it even on a loaded
+    // machine; the checks below only rely on the order of events, not on that margin.
+    const BACKOFF: Duration = Duration::from_secs(2);
+    let standin = TwilioStandIn::start().await;
+    standin.set_behaviour(behaviour.clone());
+    let server = server_with_twilio(&standin, |config| {
+        config.ice.twilio_retry_backoff = BACKOFF;
+        // This test asks often; the per-connection ICE limit is not what it is about.
+        config.limits.ice_requests_per_minute = 10_000;
+    })
+    .await;
+    let mut client = server.joined("failing").await;
+    // The backoff starts when the request fails, after this instant.
+    let asked = Instant::now();
+    let (servers, ttl) = ask_again(&mut client).await;
+    assert!(is_fallback(&servers), "{behaviour:?}: {servers:?}");
+    assert!(ttl <= 300, "a fallback is kept only briefly: {ttl}");
+    assert_eq!(standin.token_requests(), 1);
+
+    // Twilio recovers at once; keep asking until its token is handed out again.
+    standin.set_behaviour(Behaviour::Succeed);
+    let deadline = Instant::now() + BACKOFF + PATIENCE;
+    let mut fallbacks_after_recovery = 0;
+    loop {
+        let (servers, _) = ask_again(&mut client).await;
+        if !is_fallback(&servers) {
+            break;
+        }
+        fallbacks_after_recovery += 1;
         assert_eq!(
             standin.token_requests(),
             1,
-            "{behaviour:?}: backoff respected"
+            "{behaviour:?}: no new request within the backoff"
         );
-        // Twilio recovers; after the backoff the token is fetched.
-        standin.set_behaviour(Behaviour::Succeed);
-        tokio::time::sleep(Duration::from_millis(350)).await;
-        let (servers, _) = ask(&server, "failing-3").await;
-        assert!(!is_fallback(&servers), "{behaviour:?}: recovered");
-        assert_eq!(standin.token_requests(), 2);
+        assert!(Instant::now() < deadline, "{behaviour:?}: never recovered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let recovered_after = asked.elapsed();
+    assert_eq!(
+        standin.token_requests(),
+        2,
+        "{behaviour:?}: one new request"
+    );
+    // The answer that carried the token was decided after the backoff: Twilio was not asked
+    // again early, although it was healthy meanwhile.
+    assert!(
+        recovered_after >= BACKOFF,
+        "{behaviour:?}: asked again after {recovered_after:?}, within the {BACKOFF:?} backoff"
+    );
+    assert!(
+        fallbacks_after_recovery > 0,
+        "{behaviour:?}: the fallback was kept while the backoff ran"
+    );
 }
 
 /// Wrong credentials are refused by the stand-in itself (as Twilio would): fallback.
@@ -178,18 +216,17 @@ async fn wrong_auth_token_falls_back() {
 #[tokio::test]
 async fn slow_twilio_falls_back_after_the_timeout() {
     let standin = TwilioStandIn::start().await;
-    standin.set_behaviour(Behaviour::Slow(Duration::from_secs(5)));
+    // Slower than a test waits for any answer: a server waiting for Twilio fails the test.
+    let slow = PATIENCE * 2;
+    standin.set_behaviour(Behaviour::Slow(slow));
     let server = server_with_twilio(&standin, |config| {
         config.ice.twilio_timeout = Duration::from_millis(300)
     })
     .await;
-    let started = tokio::time::Instant::now();
+    let started = Instant::now();
     let (servers, _) = ask(&server, "slow-twilio").await;
     assert!(is_fallback(&servers));
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "did not wait for the slow answer"
-    );
+    assert!(started.elapsed() < slow, "did not wait for the slow answer");
 }
 
 /// A malformed Account SID is a configuration error at start-up, not a runtime surprise.

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::TestServer;
+use common::{PATIENCE, TestServer};
 use reqwest::header;
 
 const INDEX: &str = r#"<!DOCTYPE html><html><head>
@@ -24,9 +24,12 @@ async fn server_with_site() -> (TestServer, tempfile::TempDir) {
     (server, dir)
 }
 
+/// A client that does not decompress (so the tests see what was sent) and that gives up after
+/// the usual patience.
 fn plain_client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_gzip()
+        .timeout(PATIENCE)
         .build()
         .expect("client")
 }

@@ -1,7 +1,7 @@
 //! Shared helpers: a real server on a free port and real WebSocket clients.
 //!
-//! Every receive is bounded by a timeout, so a missing message fails the test instead of
-//! hanging it.
+//! Every receive, send, handshake and HTTP request is bounded by a timeout ([`PATIENCE`]), so
+//! a missing message or a stuck server fails the test instead of hanging it.
 
 #![allow(dead_code)] // Each test file uses a different subset.
 
@@ -73,7 +73,7 @@ impl TestServer {
         let server = Self::start(move |config| {
             config.redis.redis_url = Some(url);
             config.redis.redis_expiry = REDIS_EXPIRY;
-            config.redis.redis_timeout = Duration::from_millis(500);
+            config.redis.redis_timeout = REDIS_TIMEOUT;
             configure(config);
         })
         .await;
@@ -83,17 +83,41 @@ impl TestServer {
 
     /// Polls `/healthz` until it answers `status` (there is no event to await from outside).
     pub async fn wait_for_health(&self, status: u16) -> serde_json::Value {
+        self.poll_health(&format!("status {status}"), |code, _| code == status)
+            .await
+    }
+
+    /// Polls `/healthz` until it counts `connections` open connections, and returns its body.
+    /// A connection is counted until its task has finished leaving its room, so once the count
+    /// has dropped the room counter is settled too.
+    pub async fn wait_for_connections(&self, connections: u64) -> serde_json::Value {
+        self.poll_health(&format!("{connections} connections"), |_, body| {
+            body["connections"] == connections
+        })
+        .await
+    }
+
+    /// Polls `/healthz` until `done(status, body)` holds, within [`PATIENCE`].
+    async fn poll_health(
+        &self,
+        what: &str,
+        done: impl Fn(u16, &serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let response = reqwest::get(self.http_url("/healthz"))
+            let response = http()
+                .get(self.http_url("/healthz"))
+                .send()
                 .await
                 .expect("healthz answers");
-            if response.status().as_u16() == status {
-                return response.json().await.expect("healthz is JSON");
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.expect("healthz is JSON");
+            if done(status, &body) {
+                return body;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "healthz never answered {status}"
+                "healthz never reported {what}; last: {status} {body}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -176,7 +200,10 @@ impl Client {
         request
             .headers_mut()
             .insert("origin", origin.parse().expect("header value"));
-        match connect_async(request).await {
+        let handshake = tokio::time::timeout(PATIENCE, connect_async(request))
+            .await
+            .expect("handshake ends in time");
+        match handshake {
             Ok((socket, _)) => Ok(Self { socket, id: None }),
             Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
             Err(other) => panic!("unexpected handshake failure: {other}"),
@@ -189,16 +216,19 @@ impl Client {
     }
 
     pub async fn send_text(&mut self, text: &str) {
-        self.socket
-            .send(Message::Text(text.into()))
-            .await
-            .expect("send");
+        self.send_frame(Message::Text(text.into())).await;
     }
 
     pub async fn send_binary(&mut self, bytes: Vec<u8>) {
-        self.socket
-            .send(Message::Binary(bytes.into()))
+        self.send_frame(Message::Binary(bytes.into())).await;
+    }
+
+    /// Sends one frame, failing the test if the server stops reading (a full TCP buffer would
+    /// otherwise block the send, and the test, for ever).
+    async fn send_frame(&mut self, frame: Message) {
+        tokio::time::timeout(PATIENCE, self.socket.send(frame))
             .await
+            .expect("the server takes the frame in time")
             .expect("send");
     }
 
@@ -217,10 +247,7 @@ impl Client {
                 .await
                 .expect("a message arrives in time");
             match frame {
-                Some(Ok(Message::Text(text))) => {
-                    return Ok(serde_json::from_str(text.as_str())
-                        .unwrap_or_else(|e| panic!("server sent non-protocol JSON {text}: {e}")));
-                }
+                Some(Ok(Message::Text(text))) => return Ok(protocol_message(&text)),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 Some(Ok(Message::Close(frame))) => return Err(frame),
                 Some(Ok(other)) => panic!("unexpected frame {other:?}"),
@@ -263,6 +290,42 @@ impl Client {
         );
     }
 
+    /// Sends a WebSocket-level ping and returns every protocol message read before its pong.
+    /// The server answers pings itself, outside the protocol and its rate limit, once it has
+    /// read (and so handled, in order) every frame sent before: the messages returned are all
+    /// the answers to those frames.
+    pub async fn read_until_pong(&mut self) -> Vec<ServerMessage> {
+        let payload = format!("sync-{:016x}", next_marker());
+        self.send_frame(Message::Ping(payload.clone().into_bytes().into()))
+            .await;
+        let mut messages = Vec::new();
+        loop {
+            let frame = tokio::time::timeout(PATIENCE, self.socket.next())
+                .await
+                .expect("the pong arrives in time");
+            match frame {
+                Some(Ok(Message::Text(text))) => messages.push(protocol_message(&text)),
+                Some(Ok(Message::Pong(echo))) if echo.as_ref() == payload.as_bytes() => {
+                    return messages;
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("connection ended while waiting for the pong: {other:?}"),
+            }
+        }
+    }
+
+    /// The next messages must be `peer_joined` for `peer`, then `ready` for `room` (the room
+    /// has just reached two).
+    pub async fn expect_joined_by(&mut self, peer: PeerId, room: &str) {
+        assert_eq!(self.recv().await, ServerMessage::PeerJoined { peer });
+        assert_eq!(
+            self.recv().await,
+            ServerMessage::Ready {
+                room: RoomName::new(room).expect("valid room")
+            }
+        );
+    }
+
     /// Sends `join` and reads `joined` (and `ready` when the room fills up).
     pub async fn join(&mut self, room: &str) -> Vec<PeerId> {
         let room = RoomName::new(room).expect("valid room");
@@ -290,7 +353,9 @@ impl Client {
 
     /// Closes the socket from our side.
     pub async fn close(mut self) {
-        let _ = self.socket.close(None).await;
+        // Best effort, as a browser closing a tab: whether the frame got through shows in what
+        // the server does next, which the tests check.
+        let _ = tokio::time::timeout(PATIENCE, self.socket.close(None)).await;
     }
 
     /// Drops the TCP connection without a close frame (a crashed tab).
@@ -306,6 +371,9 @@ impl Client {
 
 /// Member expiry used by the Redis tests: how long a crashed instance's members linger.
 pub const REDIS_EXPIRY: Duration = Duration::from_millis(1500);
+
+/// Longest wait for one Redis call in the Redis tests.
+pub const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// A real `redis-server` on a free loopback port, without persistence, killed when dropped.
 pub struct RedisServer {
@@ -366,6 +434,65 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Every client sends `join` for `room` at the same instant (a barrier releases them
+/// together, each from its own task). Returns how many were admitted and how many were told
+/// the room is full (of `capacity`), and the clients, still connected (a seat freed early
+/// could admit more).
+pub async fn stampede(
+    clients: Vec<Client>,
+    room: &str,
+    capacity: usize,
+) -> ((usize, usize), Vec<Client>) {
+    let room = RoomName::new(room).expect("valid room");
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(clients.len()));
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|mut client| {
+            let barrier = barrier.clone();
+            let room = room.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                client.send(&ClientMessage::Join { room }).await;
+                (client.recv().await, client)
+            })
+        })
+        .collect();
+    let (mut joined, mut full) = (0, 0);
+    let mut clients = Vec::new();
+    for task in tasks {
+        let (answer, client) = task.await.expect("join task");
+        match answer {
+            ServerMessage::Joined { .. } => joined += 1,
+            ServerMessage::Full { capacity: told, .. } if told == capacity => full += 1,
+            other => panic!("unexpected answer to join: {other:?}"),
+        }
+        clients.push(client);
+    }
+    ((joined, full), clients)
+}
+
+/// A text frame from the server, which must be a protocol message.
+fn protocol_message(text: &str) -> ServerMessage {
+    serde_json::from_str(text)
+        .unwrap_or_else(|e| panic!("server sent non-protocol JSON {text}: {e}"))
+}
+
+/// An HTTP client whose every request is bounded by [`PATIENCE`], so a server that never
+/// answers fails the test instead of hanging it.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(PATIENCE)
+        .build()
+        .expect("HTTP client")
+}
+
+/// A different number on every call, to tell markers apart.
+fn next_marker() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A valid room name from a test's own words.
