@@ -161,16 +161,12 @@ impl Hub {
     }
 
     /// Stops the background tasks once every connection has left: the end of a graceful
-    /// shutdown.
+    /// shutdown. Called while connections are still open, it is what a crash looks like to
+    /// other instances (no heartbeat, no departures announced), which is how the Redis crash
+    /// test uses it.
     pub fn close(&self) {
         self.presence.shutdown();
         self.closed.cancel();
-    }
-
-    /// Simulates a crash of this instance for tests: it stops heart-beating and receiving and
-    /// announces no departure, so other instances must notice by expiry. No effect in memory.
-    pub fn simulate_crash(&self) {
-        self.close();
     }
 
     /// Tells the members who remain that `departure.peer` left.

@@ -316,7 +316,8 @@ async fn members_of_a_crashed_instance_leave_within_the_expiry() {
     // most an expiry later; the survivor's own heartbeat (every third of the expiry) then
     // finds the member. Nothing else in this test could announce it.
     let deadline = Instant::now() + REDIS_EXPIRY + REDIS_EXPIRY / 3 + SLACK;
-    one.state.hub.simulate_crash();
+    // Stop heart-beating and announcing without a goodbye: a crash, as other instances see it.
+    one.state.hub.close();
     let told = tokio::time::timeout_at(deadline, bob.recv())
         .await
         .expect("peer_left within the expiry");
