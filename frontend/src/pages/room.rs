@@ -11,7 +11,7 @@ use shared::RoomName;
 use crate::browser::location::room_link;
 use crate::call::status::{CallPhase, Presence};
 use crate::components::{MediaError, ShareLink, StatusLine};
-use crate::session::{Session, SessionUi};
+use crate::session::Session;
 
 /// Validates the name in the address, then shows the room (or why the name is wrong).
 #[component]
@@ -35,10 +35,11 @@ pub fn RoomPage() -> impl IntoView {
 /// One room visit.
 #[component]
 fn Room(room: RoomName) -> impl IntoView {
-    let ui = SessionUi::new();
     let link = room_link(room.as_str());
+    let started = Session::start(room.clone());
+    let ui = started.view();
     // Not `Send`: browser objects live in a local store, handed to event handlers by copy.
-    let session = StoredValue::new_local(Session::start(room.clone(), ui));
+    let session = StoredValue::new_local(started);
     on_cleanup(move || {
         session.try_with_value(|session| session.stop());
     });
