@@ -2,7 +2,8 @@
 //!
 //! The page starts a [`Session`] when it mounts (joining the room before anyone presses a
 //! button) and stops it in `on_cleanup`, which closes the call, stops the camera and closes
-//! the socket.
+//! the socket. Its layout keeps the buttons still: the videos and the controls come first, at
+//! fixed sizes, and every panel that comes and goes with the room's state follows them.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -62,27 +63,6 @@ fn Room(room: RoomName) -> impl IntoView {
                 <StatusLine status/>
             </header>
 
-            <p id="peer-left-note" class="note" hidden=move || !left_note()>
-                "The other person left."
-            </p>
-            <p id="notice" class="note" hidden=move || ui.notice.read().is_none()>
-                {move || ui.notice.read().as_ref().map(|notice| notice.text())}
-            </p>
-
-            <section class="panel" hidden=move || !show_share()>
-                <ShareLink link/>
-            </section>
-
-            <section class="panel alert" hidden=move || !is_full()>
-                <p>"This room is full. Only two people can be in a call."</p>
-                <p><a id="back-home" href="/">"Back to the start page"</a></p>
-            </section>
-
-            <MediaError
-                problem=ui.media_problem
-                on_retry=move || session.with_value(|session| session.get_video())
-            />
-
             <section class="videos">
                 <figure class="video remote">
                     <video id="remote-video" node_ref=ui.remote_video autoplay=true playsinline=true></video>
@@ -138,6 +118,31 @@ fn Room(room: RoomName) -> impl IntoView {
                     "Retry"
                 </button>
             </nav>
+
+            // Everything that appears and disappears as the room changes sits below the
+            // controls, so that the buttons never move under the person's pointer: when the
+            // share panel above them vanished as the other person arrived, a press aimed at
+            // Get Video while the page loaded landed beside it (issue 7, "a lost click").
+            <p id="peer-left-note" class="note" hidden=move || !left_note()>
+                "The other person left."
+            </p>
+            <p id="notice" class="note" hidden=move || ui.notice.read().is_none()>
+                {move || ui.notice.read().as_ref().map(|notice| notice.text())}
+            </p>
+
+            <section class="panel" hidden=move || !show_share()>
+                <ShareLink link/>
+            </section>
+
+            <section class="panel alert" hidden=move || !is_full()>
+                <p>"This room is full. Only two people can be in a call."</p>
+                <p><a id="back-home" href="/">"Back to the start page"</a></p>
+            </section>
+
+            <MediaError
+                problem=ui.media_problem
+                on_retry=move || session.with_value(|session| session.get_video())
+            />
         </main>
     }
 }
