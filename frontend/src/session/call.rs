@@ -70,6 +70,26 @@ impl Call {
         send_candidates(transport, ready, other);
     }
 
+    /// Sends our offer or answer to `other`, then the local candidates that waited for it.
+    fn send_description(
+        &mut self,
+        transport: Option<&dyn Transport>,
+        other: &PeerId,
+        kind: DescriptionKind,
+        sdp: String,
+    ) {
+        let to = Some(other.clone());
+        send(
+            transport,
+            match kind {
+                DescriptionKind::Offer => ClientMessage::Offer { sdp, to },
+                DescriptionKind::Answer => ClientMessage::Answer { sdp, to },
+            },
+        );
+        let ready = self.local_candidates.description_sent();
+        send_candidates(transport, ready, other);
+    }
+
     /// How many remote candidates wait for the remote description.
     #[cfg(feature = "test-hooks")]
     pub(super) fn pending_remote_candidates(&self) -> usize {
@@ -228,15 +248,7 @@ impl Session {
                 call.negotiation.offer_finished();
                 match made {
                     Ok((DescriptionKind::Offer, sdp)) => {
-                        send(
-                            transport,
-                            ClientMessage::Offer {
-                                sdp,
-                                to: Some(key.other.clone()),
-                            },
-                        );
-                        let ready = call.local_candidates.description_sent();
-                        send_candidates(transport, ready, &key.other);
+                        call.send_description(transport, &key.other, DescriptionKind::Offer, sdp);
                     }
                     // The other side's offer won meanwhile; its answer path sends ours.
                     Ok((DescriptionKind::Answer, _)) => {}
@@ -328,15 +340,7 @@ impl Session {
                 let answered = peer.set_local_description().await;
                 session.with_call(&key, |call, transport| match answered {
                     Ok((DescriptionKind::Answer, sdp)) => {
-                        send(
-                            transport,
-                            ClientMessage::Answer {
-                                sdp,
-                                to: Some(key.other.clone()),
-                            },
-                        );
-                        let ready = call.local_candidates.description_sent();
-                        send_candidates(transport, ready, &key.other);
+                        call.send_description(transport, &key.other, DescriptionKind::Answer, sdp);
                     }
                     Ok((DescriptionKind::Offer, _)) => {}
                     Err(error) => warn("could not answer", &error),
