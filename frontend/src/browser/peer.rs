@@ -4,7 +4,7 @@
 //! (also run on drop) closes it and removes the listeners, dropping their closures, so a
 //! hang-up followed by a new call leaks nothing. Negotiation decisions are not made here; the
 //! session asks for the steps (offer, set remote, answer) in the order perfect negotiation
-//! wants.
+//! wants. Browser strings (the ICE connection state) are parsed into `call` types here, once.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -175,8 +175,8 @@ impl PeerConnection {
         Ok((kind, description.sdp()))
     }
 
-    /// Sets the other side's description. An offer in `have-local-offer` rolls ours back
-    /// implicitly (the polite side's move in a collision).
+    /// Sets the other side's description. (A colliding offer never gets here: the session
+    /// ignores it or starts over on a fresh connection, as `call::negotiation` decides.)
     pub async fn set_remote_description(
         &self,
         kind: DescriptionKind,
