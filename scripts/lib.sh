@@ -107,7 +107,15 @@ ensure_test_services() {
     redis-server:redis-server ip:iproute2 unshare:util-linux
 }
 
+# The product's bundle: no test hooks.
 build_frontend_release() {
   step "Building the frontend (release, wasm-opt -Oz) into dist/"
   trunk build --release
+}
+
+# The same bundle with the frontend's cargo feature `test-hooks` (`window.__peerConnection`,
+# which the end-to-end tests and the call benchmark read getStats() from).
+build_frontend_with_test_hooks() {
+  step "Building the frontend with test hooks (release, wasm-opt -Oz) into dist/"
+  trunk build --release --features test-hooks
 }

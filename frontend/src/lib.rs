@@ -7,7 +7,9 @@
 //! - [`browser`]: typed owners of browser objects — `getUserMedia`, `RTCPeerConnection`, the
 //!   signalling socket — each releasing what it holds on drop.
 //! - [`session`]: one room visit, carrying out the rules with the browser objects and
-//!   publishing the result as signals.
+//!   publishing the result as signals — the session, its link to the server (a `Transport`),
+//!   its calls keyed by the other person, and the signals (read-only for components). Test
+//!   hooks exist only with the cargo feature `test-hooks`.
 //! - [`components`] and [`pages`]: what the person sees, rendered from those signals.
 
 pub mod browser;

@@ -4,24 +4,31 @@
 
 #![cfg(target_arch = "wasm32")]
 
+// The tests inspect the session through its test hooks.
+#[cfg(not(feature = "test-hooks"))]
+compile_error!("the browser tests need `--features test-hooks`");
+
 mod common;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use common::{FakeServer, room, wait_until};
+use common::{FakeServer, Recorder, room, wait_until};
 use frontend::browser::media::{LocalMedia, open_camera_and_microphone};
 use frontend::browser::peer::{IceConfig, PeerConnection, PeerEvent};
 use frontend::call::negotiation::DescriptionKind;
 use frontend::call::route::Route;
 use frontend::call::status::CallPhase;
-use frontend::session::{Session, SessionUi};
+use frontend::session::Session;
+use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use shared::{ClientMessage, IceCandidate, PeerId, ServerMessage};
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::{
-    HtmlButtonElement, HtmlElement, HtmlInputElement, HtmlVideoElement, RtcPeerConnectionState,
+    HtmlButtonElement, HtmlElement, HtmlInputElement, HtmlVideoElement, RtcPeerConnection,
+    RtcPeerConnectionState,
 };
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -36,27 +43,57 @@ async fn media() -> LocalMedia {
 }
 
 fn phase(session: &Session) -> Option<CallPhase> {
-    session.ui().phase.get_untracked()
+    session.view().phase.get_untracked()
 }
 
 fn connected(session: &Session) -> bool {
     matches!(phase(session), Some(CallPhase::Connected(_)))
 }
 
-fn live_remote_tracks(session: &Session) -> usize {
-    session.peer_connection().map_or(0, |peer| {
-        peer.raw()
-            .get_receivers()
-            .iter()
-            .filter(|receiver| {
-                receiver
-                    .unchecked_ref::<web_sys::RtcRtpReceiver>()
-                    .track()
-                    .ready_state()
-                    == web_sys::MediaStreamTrackState::Live
-            })
-            .count()
-    })
+/// Inbound RTP packets received so far, as (audio, video), from `getStats()`.
+async fn packets_received(peer: &RtcPeerConnection) -> (f64, f64) {
+    let report: web_sys::RtcStatsReport = JsFuture::from(peer.get_stats())
+        .await
+        .expect("getStats")
+        .unchecked_into();
+    let field = |value: &JsValue, name: &str| js_sys::Reflect::get(value, &name.into()).ok();
+    let (mut audio, mut video) = (0.0, 0.0);
+    for value in report.values().into_iter().flatten() {
+        if field(&value, "type").and_then(|t| t.as_string()).as_deref() != Some("inbound-rtp") {
+            continue;
+        }
+        let packets = field(&value, "packetsReceived")
+            .and_then(|packets| packets.as_f64())
+            .unwrap_or(0.0);
+        match field(&value, "kind")
+            .and_then(|kind| kind.as_string())
+            .as_deref()
+        {
+            Some("audio") => audio += packets,
+            Some("video") => video += packets,
+            _ => {}
+        }
+    }
+    (audio, video)
+}
+
+/// Waits until `who`'s current call has received audio and video packets. (Receiver tracks
+/// are `live` from the moment they exist, so their state proves nothing; packets do.)
+async fn assert_receives_media(session: &Session, who: &str) {
+    let peer = session.peer_connection().expect("a call").raw().clone();
+    let mut waited = 0;
+    loop {
+        let (audio, video) = packets_received(&peer).await;
+        if audio > 0.0 && video > 0.0 {
+            return;
+        }
+        assert!(
+            waited < CALL_TIMEOUT_MS,
+            "{who} received no media: {audio} audio and {video} video packets"
+        );
+        TimeoutFuture::new(50).await;
+        waited += 50;
+    }
 }
 
 /// Two sessions in one room: both ready, with media on.
@@ -67,8 +104,8 @@ async fn two_ready_sessions() -> (Rc<FakeServer>, Rc<Session>, Rc<Session>) {
     alice.use_media(media().await);
     bob.use_media(media().await);
     assert!(
-        wait_until(2000, || untrack(|| alice.ui().can_call())
-            && untrack(|| bob.ui().can_call()))
+        wait_until(2000, || untrack(|| alice.view().can_call())
+            && untrack(|| bob.view().can_call()))
         .await,
         "both sides ready to call"
     );
@@ -96,16 +133,13 @@ async fn local_media_has_both_kinds_and_stops_on_drop() {
 /// Server messages move the status: connecting → waiting → ready → peer-left; full is final.
 #[wasm_bindgen_test]
 async fn messages_drive_the_status() {
-    let sent = Rc::new(RefCell::new(Vec::new()));
-    let session = Session::with_loopback(room(), SessionUi::new(), {
-        let sent = Rc::clone(&sent);
-        move |message| sent.borrow_mut().push(message)
-    });
-    let ui = session.ui();
+    let (session, server) = Recorder::session();
+    let sent = &server.sent;
+    let ui = session.view();
     assert_eq!(untrack(|| ui.status()).state, "connecting-signalling");
     assert_eq!(*sent.borrow(), vec![ClientMessage::Join { room: room() }]);
 
-    session.handle_server_message(ServerMessage::Joined {
+    server.deliver(ServerMessage::Joined {
         room: room(),
         you: PeerId::new("a"),
         peers: Vec::new(),
@@ -118,14 +152,14 @@ async fn messages_drive_the_status() {
     );
     assert_eq!(sent.borrow().last(), Some(&ClientMessage::IceServers));
 
-    session.handle_server_message(ServerMessage::PeerJoined {
+    server.deliver(ServerMessage::PeerJoined {
         peer: PeerId::new("b"),
     });
-    session.handle_server_message(ServerMessage::Ready { room: room() });
+    server.deliver(ServerMessage::Ready { room: room() });
     assert_eq!(untrack(|| ui.status()).state, "ready");
     assert!(!untrack(|| ui.can_call()), "no media yet");
 
-    session.handle_server_message(ServerMessage::PeerLeft {
+    server.deliver(ServerMessage::PeerLeft {
         peer: PeerId::new("b"),
     });
     assert_eq!(untrack(|| ui.status()).state, "peer-left");
@@ -135,13 +169,13 @@ async fn messages_drive_the_status() {
             .contains("The other person left")
     );
 
-    session.handle_server_message(ServerMessage::error(
+    server.deliver(ServerMessage::error(
         shared::ErrorCode::IceUnavailable,
         "none",
     ));
     assert!(ui.notice.get_untracked().is_some());
 
-    session.handle_server_message(ServerMessage::Full {
+    server.deliver(ServerMessage::Full {
         room: room(),
         capacity: 2,
     });
@@ -157,12 +191,9 @@ async fn messages_drive_the_status() {
 /// candidate waits for the remote description, then the call connects with audio and video.
 #[wasm_bindgen_test]
 async fn remote_candidates_wait_for_the_remote_description() {
-    let sent = Rc::new(RefCell::new(Vec::<ClientMessage>::new()));
-    let callee = Session::with_loopback(room(), SessionUi::new(), {
-        let sent = Rc::clone(&sent);
-        move |message| sent.borrow_mut().push(message)
-    });
-    callee.handle_server_message(ServerMessage::Joined {
+    let (callee, server) = Recorder::session();
+    let sent = &server.sent;
+    server.deliver(ServerMessage::Joined {
         room: room(),
         you: PeerId::new("b"),
         peers: vec![PeerId::new("a")],
@@ -190,12 +221,12 @@ async fn remote_candidates_wait_for_the_remote_description() {
     );
 
     let first = caller_candidates.borrow()[0].clone();
-    callee.handle_server_message(ServerMessage::Offer {
+    server.deliver(ServerMessage::Offer {
         sdp: offer,
         from: PeerId::new("a"),
         to: None,
     });
-    callee.handle_server_message(ServerMessage::Candidate {
+    server.deliver(ServerMessage::Candidate {
         candidate: first,
         from: PeerId::new("a"),
         to: None,
@@ -231,13 +262,13 @@ async fn remote_candidates_wait_for_the_remote_description() {
     // Trickle the rest both ways, end-of-candidates (null) included.
     let rest: Vec<_> = caller_candidates.borrow().iter().skip(1).cloned().collect();
     for candidate in rest {
-        callee.handle_server_message(ServerMessage::Candidate {
+        server.deliver(ServerMessage::Candidate {
             candidate,
             from: PeerId::new("a"),
             to: None,
         });
     }
-    callee.handle_server_message(ServerMessage::Candidate {
+    server.deliver(ServerMessage::Candidate {
         candidate: None,
         from: PeerId::new("a"),
         to: None,
@@ -265,11 +296,7 @@ async fn remote_candidates_wait_for_the_remote_description() {
         .await,
         "caller connects"
     );
-    assert_eq!(
-        live_remote_tracks(&callee),
-        2,
-        "callee receives audio and video"
-    );
+    assert_receives_media(&callee, "callee").await;
     caller.close();
     callee.stop();
     assert_eq!(
@@ -289,8 +316,8 @@ async fn a_call_connects_both_ways() {
     alice.call();
     assert_eq!(phase(&alice), Some(CallPhase::Connecting));
     assert!(wait_until(CALL_TIMEOUT_MS, || connected(&alice) && connected(&bob)).await);
-    assert_eq!(live_remote_tracks(&alice), 2);
-    assert_eq!(live_remote_tracks(&bob), 2);
+    assert_receives_media(&alice, "alice").await;
+    assert_receives_media(&bob, "bob").await;
     assert_eq!(
         server.count_sent("a1", |m| matches!(m, ClientMessage::Offer { .. })),
         1
@@ -318,7 +345,7 @@ async fn a_call_connects_both_ways() {
         "route from getStats: {:?}",
         phase(&alice)
     );
-    assert_eq!(untrack(|| alice.ui().status()).route, Some(Route::Direct));
+    assert_eq!(untrack(|| alice.view().status()).route, Some(Route::Direct));
     let hook =
         js_sys::Reflect::get(&web_sys::window().unwrap(), &"__peerConnection".into()).unwrap();
     assert!(hook.is_instance_of::<web_sys::RtcPeerConnection>());
@@ -338,8 +365,8 @@ async fn simultaneous_calls_end_in_one_call() {
         phase(&alice),
         phase(&bob)
     );
-    assert_eq!(live_remote_tracks(&alice), 2);
-    assert_eq!(live_remote_tracks(&bob), 2);
+    assert_receives_media(&alice, "alice").await;
+    assert_receives_media(&bob, "bob").await;
     for session in [&alice, &bob] {
         let peer = session.peer_connection().expect("a call");
         assert_eq!(
@@ -374,12 +401,12 @@ async fn hang_up_then_call_again() {
     );
     assert_eq!(old_bob.connection_state(), RtcPeerConnectionState::Closed);
     assert_eq!(
-        untrack(|| bob.ui().status()).state,
+        untrack(|| bob.view().status()).state,
         "hung-up",
         "'They hung up.' is shown"
     );
     assert!(
-        !bob.ui().peer_left.get_untracked(),
+        !bob.view().peer_left.get_untracked(),
         "hanging up is not leaving"
     );
     assert_eq!(
@@ -392,8 +419,8 @@ async fn hang_up_then_call_again() {
         "nobody left the room"
     );
     assert!(
-        wait_until(2000, || untrack(|| alice.ui().can_call())
-            && untrack(|| bob.ui().can_call()))
+        wait_until(2000, || untrack(|| alice.view().can_call())
+            && untrack(|| bob.view().can_call()))
         .await
     );
     let hook =
@@ -402,7 +429,8 @@ async fn hang_up_then_call_again() {
 
     bob.call();
     assert!(wait_until(CALL_TIMEOUT_MS, || connected(&alice) && connected(&bob)).await);
-    assert_eq!(live_remote_tracks(&alice), 2);
+    assert_receives_media(&alice, "alice").await;
+    assert_receives_media(&bob, "bob").await;
     alice.stop();
     bob.stop();
 }

@@ -4,7 +4,7 @@
 //! (also run on drop) closes it and removes the listeners, dropping their closures, so a
 //! hang-up followed by a new call leaks nothing. Negotiation decisions are not made here; the
 //! session asks for the steps (offer, set remote, answer) in the order perfect negotiation
-//! wants.
+//! wants. Browser strings (the ICE connection state) are parsed into `call` types here, once.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -16,11 +16,12 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcBundlePolicy, RtcConfiguration, RtcIceCandidate,
-    RtcIceCandidateInit, RtcIceConnectionState, RtcIceServer, RtcIceTransportPolicy,
-    RtcPeerConnection, RtcPeerConnectionIceEvent, RtcRtpSender, RtcSdpType,
-    RtcSessionDescriptionInit, RtcSignalingState, RtcStatsReport, RtcTrackEvent,
+    RtcIceCandidateInit, RtcIceServer, RtcIceTransportPolicy, RtcPeerConnection,
+    RtcPeerConnectionIceEvent, RtcRtpSender, RtcSdpType, RtcSessionDescriptionInit,
+    RtcSignalingState, RtcStatsReport, RtcTrackEvent,
 };
 
+use crate::call::ice_state::IceConnectionState;
 use crate::call::negotiation::DescriptionKind;
 use crate::call::route::{Route, StatsEntry, route_from_stats};
 
@@ -33,8 +34,8 @@ pub enum PeerEvent {
     NegotiationNeeded,
     /// A remote track arrived; the stream holds every remote track so far.
     RemoteStream(MediaStream),
-    /// `iceConnectionState` changed, by its name (`checking`, `connected`...).
-    IceConnectionState(&'static str),
+    /// `iceConnectionState` changed (states this build does not know are not reported).
+    IceConnectionState(IceConnectionState),
 }
 
 /// The ICE part of the configuration, as the server hands it out.
@@ -105,9 +106,9 @@ impl PeerConnection {
             EventListener::new(&pc, "iceconnectionstatechange", {
                 let pc = pc.clone();
                 move |_| {
-                    on_event(PeerEvent::IceConnectionState(ice_state_name(
-                        pc.ice_connection_state(),
-                    )));
+                    if let Some(state) = ice_state(&pc) {
+                        on_event(PeerEvent::IceConnectionState(state));
+                    }
                 }
             }),
         ];
@@ -174,8 +175,8 @@ impl PeerConnection {
         Ok((kind, description.sdp()))
     }
 
-    /// Sets the other side's description. An offer in `have-local-offer` rolls ours back
-    /// implicitly (the polite side's move in a collision).
+    /// Sets the other side's description. (A colliding offer never gets here: the session
+    /// ignores it or starts over on a fresh connection, as `call::negotiation` decides.)
     pub async fn set_remote_description(
         &self,
         kind: DescriptionKind,
@@ -295,17 +296,11 @@ pub fn candidate_to_js(candidate: &IceCandidate) -> Result<RtcIceCandidateInit, 
     Ok(init)
 }
 
-fn ice_state_name(state: RtcIceConnectionState) -> &'static str {
-    match state {
-        RtcIceConnectionState::New => "new",
-        RtcIceConnectionState::Checking => "checking",
-        RtcIceConnectionState::Connected => "connected",
-        RtcIceConnectionState::Completed => "completed",
-        RtcIceConnectionState::Failed => "failed",
-        RtcIceConnectionState::Disconnected => "disconnected",
-        RtcIceConnectionState::Closed => "closed",
-        _ => "unknown",
-    }
+/// `iceConnectionState`, parsed once from the browser's string (a state this build does not
+/// know gives `None`).
+fn ice_state(pc: &RtcPeerConnection) -> Option<IceConnectionState> {
+    let name = Reflect::get(pc, &JsValue::from_str("iceConnectionState")).ok()?;
+    IceConnectionState::from_browser(&name.as_string()?)
 }
 
 fn stats_entry(value: &JsValue) -> StatsEntry {

@@ -25,8 +25,8 @@ const MIN_ICE_REFRESH_MS: u64 = 10_000;
 pub enum Action {
     /// Send this to the server.
     Send(ClientMessage),
-    /// Close the peer connection, if any: the other person is gone, or our membership is new
-    /// and the other side has forgotten the old call.
+    /// Close every call, if any: the other person is gone, or our membership is new and the
+    /// other side has forgotten the old call.
     ClosePeer,
     /// Use these ICE settings for the next peer connection and ask again after `refresh_after`.
     UseIceServers {
@@ -36,10 +36,13 @@ pub enum Action {
     },
     /// An offer from the other person, for the negotiation.
     RemoteOffer { sdp: String, from: PeerId },
-    /// An answer from the other person, for the negotiation.
-    RemoteAnswer { sdp: String },
-    /// A candidate from the other person (`None`: they finished gathering).
-    RemoteCandidate(Option<IceCandidate>),
+    /// An answer from the other person, for the negotiation of the call with `from`.
+    RemoteAnswer { sdp: String, from: PeerId },
+    /// A candidate from `from` for the call with them (`None`: they finished gathering).
+    RemoteCandidate {
+        candidate: Option<IceCandidate>,
+        from: PeerId,
+    },
     /// Tell the person something that is not a change of state.
     Notify(Notice),
 }
@@ -209,9 +212,11 @@ impl RoomState {
                 }
                 vec![Action::RemoteOffer { sdp, from }]
             }
-            ServerMessage::Answer { sdp, .. } => vec![Action::RemoteAnswer { sdp }],
-            ServerMessage::Candidate { candidate, .. } => {
-                vec![Action::RemoteCandidate(candidate)]
+            ServerMessage::Answer { sdp, from, .. } => vec![Action::RemoteAnswer { sdp, from }],
+            ServerMessage::Candidate {
+                candidate, from, ..
+            } => {
+                vec![Action::RemoteCandidate { candidate, from }]
             }
             ServerMessage::Pong => Vec::new(),
             ServerMessage::Error { code, message } => match code {
@@ -381,7 +386,21 @@ mod tests {
                 from: PeerId::new("b"),
                 to: None
             }),
-            vec![Action::RemoteCandidate(None)]
+            vec![Action::RemoteCandidate {
+                candidate: None,
+                from: PeerId::new("b")
+            }]
+        );
+        assert_eq!(
+            state.on_message(ServerMessage::Answer {
+                sdp: "v=0".to_owned(),
+                from: PeerId::new("b"),
+                to: None
+            }),
+            vec![Action::RemoteAnswer {
+                sdp: "v=0".to_owned(),
+                from: PeerId::new("b")
+            }]
         );
     }
 

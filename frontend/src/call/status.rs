@@ -4,6 +4,7 @@
 //! the [`CallPhase`] of the peer connection, if there is one. [`Status::of`] combines them;
 //! the strings it returns are part of the page's contract (`#status[data-state]`).
 
+use super::ice_state::IceConnectionState;
 use super::route::Route;
 
 /// Where this page stands with the signalling server and the room.
@@ -42,19 +43,19 @@ pub enum CallPhase {
 impl CallPhase {
     /// The phase after an `iceConnectionState` change, or `None` for states that change nothing
     /// (`new`, `closed`). A connected call keeps its known route.
-    pub fn after_ice_state(self, ice_state: &str) -> Option<Self> {
+    pub fn after_ice_state(self, ice_state: IceConnectionState) -> Option<Self> {
         match ice_state {
-            "checking" => Some(match self {
+            IceConnectionState::Checking => Some(match self {
                 Self::Connected(_) => self,
                 _ => Self::Connecting,
             }),
-            "connected" | "completed" => Some(match self {
+            IceConnectionState::Connected | IceConnectionState::Completed => Some(match self {
                 Self::Connected(_) => self,
                 _ => Self::Connected(None),
             }),
-            "disconnected" => Some(Self::Reconnecting),
-            "failed" => Some(Self::Failed),
-            _ => None,
+            IceConnectionState::Disconnected => Some(Self::Reconnecting),
+            IceConnectionState::Failed => Some(Self::Failed),
+            IceConnectionState::New | IceConnectionState::Closed => None,
         }
     }
 }
@@ -195,20 +196,27 @@ mod tests {
     /// ICE states move the phase: disconnected → reconnecting, back to connected keeps route.
     #[test]
     fn ice_states_drive_the_phase() {
+        use IceConnectionState as Ice;
         let connected = CallPhase::Connecting
-            .after_ice_state("connected")
+            .after_ice_state(Ice::Connected)
             .expect("a change");
         assert_eq!(connected, CallPhase::Connected(None));
         let with_route = CallPhase::Connected(Some(Route::Direct));
         assert_eq!(
-            with_route.after_ice_state("disconnected"),
+            with_route.after_ice_state(Ice::Disconnected),
             Some(CallPhase::Reconnecting)
         );
-        assert_eq!(with_route.after_ice_state("completed"), Some(with_route));
+        assert_eq!(with_route.after_ice_state(Ice::Completed), Some(with_route));
+        assert_eq!(with_route.after_ice_state(Ice::Checking), Some(with_route));
         assert_eq!(
-            CallPhase::Connecting.after_ice_state("failed"),
+            CallPhase::Reconnecting.after_ice_state(Ice::Checking),
+            Some(CallPhase::Connecting)
+        );
+        assert_eq!(
+            CallPhase::Connecting.after_ice_state(Ice::Failed),
             Some(CallPhase::Failed)
         );
-        assert_eq!(CallPhase::Connecting.after_ice_state("new"), None);
+        assert_eq!(CallPhase::Connecting.after_ice_state(Ice::New), None);
+        assert_eq!(with_route.after_ice_state(Ice::Closed), None);
     }
 }

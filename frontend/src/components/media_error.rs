@@ -7,7 +7,7 @@ use crate::call::media_problem::MediaProblem;
 /// `#media-error` with the explanation and `#retry-media`, shown only while there is a problem.
 #[component]
 pub fn MediaError(
-    problem: RwSignal<Option<MediaProblem>>,
+    #[prop(into)] problem: Signal<Option<MediaProblem>>,
     on_retry: impl Fn() + 'static,
 ) -> impl IntoView {
     view! {

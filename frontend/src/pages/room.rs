@@ -2,7 +2,8 @@
 //!
 //! The page starts a [`Session`] when it mounts (joining the room before anyone presses a
 //! button) and stops it in `on_cleanup`, which closes the call, stops the camera and closes
-//! the socket.
+//! the socket. Its layout keeps the buttons still: the videos and the controls come first, at
+//! fixed sizes, and every panel that comes and goes with the room's state follows them.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -11,7 +12,7 @@ use shared::RoomName;
 use crate::browser::location::room_link;
 use crate::call::status::{CallPhase, Presence};
 use crate::components::{MediaError, ShareLink, StatusLine};
-use crate::session::{Session, SessionUi};
+use crate::session::Session;
 
 /// Validates the name in the address, then shows the room (or why the name is wrong).
 #[component]
@@ -35,10 +36,11 @@ pub fn RoomPage() -> impl IntoView {
 /// One room visit.
 #[component]
 fn Room(room: RoomName) -> impl IntoView {
-    let ui = SessionUi::new();
     let link = room_link(room.as_str());
+    let started = Session::start(room.clone());
+    let ui = started.view();
     // Not `Send`: browser objects live in a local store, handed to event handlers by copy.
-    let session = StoredValue::new_local(Session::start(room.clone(), ui));
+    let session = StoredValue::new_local(started);
     on_cleanup(move || {
         session.try_with_value(|session| session.stop());
     });
@@ -60,27 +62,6 @@ fn Room(room: RoomName) -> impl IntoView {
                 <h1>"Room " <span class="room-name">{room.to_string()}</span></h1>
                 <StatusLine status/>
             </header>
-
-            <p id="peer-left-note" class="note" hidden=move || !left_note()>
-                "The other person left."
-            </p>
-            <p id="notice" class="note" hidden=move || ui.notice.read().is_none()>
-                {move || ui.notice.read().as_ref().map(|notice| notice.text())}
-            </p>
-
-            <section class="panel" hidden=move || !show_share()>
-                <ShareLink link/>
-            </section>
-
-            <section class="panel alert" hidden=move || !is_full()>
-                <p>"This room is full. Only two people can be in a call."</p>
-                <p><a id="back-home" href="/">"Back to the start page"</a></p>
-            </section>
-
-            <MediaError
-                problem=ui.media_problem
-                on_retry=move || session.with_value(|session| session.get_video())
-            />
 
             <section class="videos">
                 <figure class="video remote">
@@ -137,6 +118,31 @@ fn Room(room: RoomName) -> impl IntoView {
                     "Retry"
                 </button>
             </nav>
+
+            // Everything that appears and disappears as the room changes sits below the
+            // controls, so that the buttons never move under the person's pointer: when the
+            // share panel above them vanished as the other person arrived, a press aimed at
+            // Get Video while the page loaded landed beside it (issue 7, "a lost click").
+            <p id="peer-left-note" class="note" hidden=move || !left_note()>
+                "The other person left."
+            </p>
+            <p id="notice" class="note" hidden=move || ui.notice.read().is_none()>
+                {move || ui.notice.read().as_ref().map(|notice| notice.text())}
+            </p>
+
+            <section class="panel" hidden=move || !show_share()>
+                <ShareLink link/>
+            </section>
+
+            <section class="panel alert" hidden=move || !is_full()>
+                <p>"This room is full. Only two people can be in a call."</p>
+                <p><a id="back-home" href="/">"Back to the start page"</a></p>
+            </section>
+
+            <MediaError
+                problem=ui.media_problem
+                on_retry=move || session.with_value(|session| session.get_video())
+            />
         </main>
     }
 }

@@ -1,12 +1,13 @@
-//! Helpers shared by the browser tests: waiting without fixed sleeps, and an in-page stand-in
-//! for the signalling server that routes messages between sessions.
+//! Helpers shared by the browser tests: waiting without fixed sleeps, and two [`Transport`]s
+//! standing in for the signalling server — [`Recorder`], which keeps what a session sends and
+//! lets the test answer by hand, and [`FakeServer`], which routes messages between sessions.
 
 #![allow(dead_code)]
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use frontend::session::{Session, SessionUi};
+use frontend::session::{LinkEvent, LinkEvents, Session, Transport};
 use gloo_timers::future::TimeoutFuture;
 use shared::{ClientMessage, IceTransportPolicy, PeerId, RoomName, ServerMessage};
 use wasm_bindgen_futures::spawn_local;
@@ -28,12 +29,85 @@ pub fn room() -> RoomName {
     RoomName::new("test-room").expect("valid name")
 }
 
+/// A link that is up at once and keeps every message the session sends; the test plays the
+/// server with [`Recorder::deliver`].
+#[derive(Default)]
+pub struct Recorder {
+    events: RefCell<Option<LinkEvents>>,
+    /// Everything the session sent, in order.
+    pub sent: RefCell<Vec<ClientMessage>>,
+}
+
+impl Recorder {
+    /// A session in `room()` whose link is a new recorder.
+    pub fn session() -> (Rc<Session>, Rc<Self>) {
+        let recorder = Rc::new(Self::default());
+        let session = Session::with_transport(room(), |events| {
+            *recorder.events.borrow_mut() = Some(events);
+            Rc::clone(&recorder)
+        });
+        (session, recorder)
+    }
+
+    /// Hands `message` to the session, as if the server had sent it.
+    pub fn deliver(&self, message: ServerMessage) {
+        let events = self.events.borrow().clone();
+        if let Some(events) = events {
+            events.report(LinkEvent::Message(message));
+        }
+    }
+}
+
+impl Transport for Recorder {
+    fn open(&self) {
+        let events = self.events.borrow().clone();
+        if let Some(events) = events {
+            events.report(LinkEvent::Opened);
+        }
+    }
+
+    fn send(&self, message: ClientMessage) {
+        self.sent.borrow_mut().push(message);
+    }
+
+    fn is_up(&self) -> bool {
+        true
+    }
+}
+
+/// One session's link to the [`FakeServer`]. Sends are deferred to a task, as a real socket
+/// would, so the server never calls back into a session that is still sending.
+struct Loopback {
+    server: Weak<FakeServer>,
+    peer: PeerId,
+    events: LinkEvents,
+}
+
+impl Transport for Loopback {
+    fn open(&self) {
+        self.events.report(LinkEvent::Opened);
+    }
+
+    fn send(&self, message: ClientMessage) {
+        let (server, peer) = (self.server.clone(), self.peer.clone());
+        spawn_local(async move {
+            if let Some(server) = server.upgrade() {
+                server.receive(&peer, message);
+            }
+        });
+    }
+
+    fn is_up(&self) -> bool {
+        true
+    }
+}
+
 /// The signalling server's room rules, in the page: two members, relays with `from`,
-/// `peer_left` on leave. Deliveries are deferred to a task, as a real socket would.
+/// `peer_left` on leave.
 #[derive(Default)]
 pub struct FakeServer {
-    members: RefCell<Vec<(PeerId, Weak<Session>)>>,
-    sessions: RefCell<Vec<(PeerId, Weak<Session>)>>,
+    members: RefCell<Vec<PeerId>>,
+    links: RefCell<Vec<(PeerId, LinkEvents)>>,
     /// Every message any client sent, in order, with its sender.
     pub log: RefCell<Vec<(PeerId, ClientMessage)>>,
 }
@@ -41,36 +115,26 @@ pub struct FakeServer {
 impl FakeServer {
     /// A session with id `id` connected to this server (it joins `room()` at once).
     pub fn connect(self: &Rc<Self>, id: &str) -> Rc<Session> {
-        let server = Rc::downgrade(self);
         let peer = PeerId::new(id);
-        let session = Session::with_loopback(room(), SessionUi::new(), {
-            let peer = peer.clone();
-            move |message| {
-                let (server, peer) = (server.clone(), peer.clone());
-                spawn_local(async move {
-                    if let Some(server) = server.upgrade() {
-                        server.receive(&peer, message);
-                    }
-                });
-            }
-        });
-        self.sessions
-            .borrow_mut()
-            .push((peer, Rc::downgrade(&session)));
-        session
-    }
-
-    fn session(&self, peer: &PeerId) -> Option<Rc<Session>> {
-        self.sessions
-            .borrow()
-            .iter()
-            .find(|(id, _)| id == peer)
-            .and_then(|(_, session)| session.upgrade())
+        Session::with_transport(room(), |events| {
+            self.links.borrow_mut().push((peer.clone(), events.clone()));
+            Rc::new(Loopback {
+                server: Rc::downgrade(self),
+                peer,
+                events,
+            })
+        })
     }
 
     fn deliver(&self, to: &PeerId, message: ServerMessage) {
-        if let Some(session) = self.session(to) {
-            session.handle_server_message(message);
+        let events = self
+            .links
+            .borrow()
+            .iter()
+            .find(|(id, _)| id == to)
+            .map(|(_, events)| events.clone());
+        if let Some(events) = events {
+            events.report(LinkEvent::Message(message));
         }
     }
 
@@ -78,8 +142,8 @@ impl FakeServer {
         self.members
             .borrow()
             .iter()
-            .map(|(id, _)| id.clone())
-            .filter(|id| id != peer)
+            .filter(|id| *id != peer)
+            .cloned()
             .collect()
     }
 
@@ -92,7 +156,7 @@ impl FakeServer {
                     return;
                 }
                 let peers = self.others(from);
-                self.members.borrow_mut().push((from.clone(), Weak::new()));
+                self.members.borrow_mut().push(from.clone());
                 self.deliver(
                     from,
                     ServerMessage::Joined {
@@ -111,7 +175,7 @@ impl FakeServer {
                 }
             }
             ClientMessage::Leave => {
-                self.members.borrow_mut().retain(|(id, _)| id != from);
+                self.members.borrow_mut().retain(|id| id != from);
                 for other in self.others(from) {
                     self.deliver(&other, ServerMessage::PeerLeft { peer: from.clone() });
                 }

@@ -1,0 +1,443 @@
+//! The calls of a session: one peer connection per other person, its negotiation, its
+//! candidates and its route.
+//!
+//! [`Call`] is the state of one call; the `impl Session` below carries a call through its life:
+//! created by Call (or by the other side's offer), negotiated with perfect negotiation (the
+//! decisions are [`Negotiation`]'s), ended by hang-up, a departure or a new membership. Calls
+//! are keyed by the other person's [`PeerId`] and told from earlier calls with the same person
+//! by a generation number, so an event or async step of an ended call finds nothing to act on.
+//! The page shows one call (one phase, one remote video) while rooms hold two people.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use gloo_timers::future::TimeoutFuture;
+use leptos::prelude::*;
+use shared::{ClientMessage, PeerId};
+use wasm_bindgen_futures::spawn_local;
+use web_sys::MediaStream;
+
+use super::Session;
+use super::link::Transport;
+use crate::browser::media::{LocalMedia, show_stream};
+use crate::browser::peer::{PeerConnection, PeerEvent};
+use crate::browser::warn;
+use crate::call::candidates::{Candidate, LocalCandidates, RemoteCandidates};
+use crate::call::negotiation::{Decision, DescriptionKind, Negotiation, Role};
+use crate::call::status::CallPhase;
+
+/// How often, and how many times, to ask `getStats()` for the route after connecting: the
+/// selected pair can lag the `connected` event by a moment.
+const ROUTE_POLL_MS: u32 = 500;
+const ROUTE_POLL_ATTEMPTS: u32 = 20;
+
+/// One peer connection and its negotiation state. Replaced whole on every new call, so nothing
+/// of an old call can leak into the next.
+pub(super) struct Call {
+    /// Tells events and async steps of this call from those of an earlier one.
+    generation: u64,
+    peer: Rc<PeerConnection>,
+    negotiation: Negotiation,
+    local_candidates: LocalCandidates,
+    remote_candidates: RemoteCandidates,
+}
+
+/// Names one call: the other person, and which of the calls with them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct CallKey {
+    other: PeerId,
+    generation: u64,
+}
+
+impl Call {
+    pub(super) fn peer(&self) -> Rc<PeerConnection> {
+        Rc::clone(&self.peer)
+    }
+
+    /// Sends the local tracks not sent yet (a renegotiation follows).
+    pub(super) fn add_tracks(&self, media: &LocalMedia) {
+        self.peer.add_tracks(&media.tracks(), media.stream());
+    }
+
+    /// The link came up or went down: held candidates go out to `other` once it is up.
+    pub(super) fn signalling(
+        &mut self,
+        up: bool,
+        transport: Option<&dyn Transport>,
+        other: &PeerId,
+    ) {
+        let ready = self.local_candidates.signalling(up);
+        send_candidates(transport, ready, other);
+    }
+
+    /// Sends our offer or answer to `other`, then the local candidates that waited for it.
+    fn send_description(
+        &mut self,
+        transport: Option<&dyn Transport>,
+        other: &PeerId,
+        kind: DescriptionKind,
+        sdp: String,
+    ) {
+        let to = Some(other.clone());
+        send(
+            transport,
+            match kind {
+                DescriptionKind::Offer => ClientMessage::Offer { sdp, to },
+                DescriptionKind::Answer => ClientMessage::Answer { sdp, to },
+            },
+        );
+        let ready = self.local_candidates.description_sent();
+        send_candidates(transport, ready, other);
+    }
+
+    /// How many remote candidates wait for the remote description.
+    #[cfg(feature = "test-hooks")]
+    pub(super) fn pending_remote_candidates(&self) -> usize {
+        self.remote_candidates.pending()
+    }
+}
+
+impl Session {
+    /// Creates the peer connection for a call with `other`.
+    pub(super) fn begin_call(&self, other: PeerId) -> Option<CallKey> {
+        let mut state = self.state.borrow_mut();
+        let role = Role::between(state.room.me()?, &other);
+        let key = CallKey {
+            other: other.clone(),
+            generation: state.next_generation,
+        };
+        state.next_generation += 1;
+        let this = self.this.clone();
+        let peer = PeerConnection::new(&state.ice, {
+            let key = key.clone();
+            move |event| {
+                if let Some(session) = this.upgrade() {
+                    session.on_peer_event(&key, event);
+                }
+            }
+        });
+        let peer = match peer {
+            Ok(peer) => Rc::new(peer),
+            Err(error) => {
+                warn("cannot create the peer connection", &error);
+                return None;
+            }
+        };
+        // Events fire as later tasks, so adding tracks here cannot re-enter the session.
+        if let Some(media) = &state.media {
+            peer.add_tracks(&media.tracks(), media.stream());
+        }
+        #[cfg(feature = "test-hooks")]
+        super::hooks::set_peer_connection(Some(&peer));
+        let signalling_up = state.link_up();
+        state.calls.insert(
+            other,
+            Call {
+                generation: key.generation,
+                peer,
+                negotiation: Negotiation::new(role),
+                local_candidates: LocalCandidates::new(signalling_up),
+                remote_candidates: RemoteCandidates::default(),
+            },
+        );
+        drop(state);
+        self.ui.phase.set(Some(CallPhase::Connecting));
+        self.ui.peer_left.set(false);
+        Some(key)
+    }
+
+    /// Ends every call and clears the remote video.
+    pub(super) fn end_calls(&self) {
+        let calls = std::mem::take(&mut self.state.borrow_mut().calls);
+        self.close_calls(calls);
+    }
+
+    /// Ends the call with `other`, if any, and clears the remote video.
+    fn end_call(&self, other: &PeerId) {
+        let call = self.state.borrow_mut().calls.remove_entry(other);
+        self.close_calls(call.into_iter().collect());
+    }
+
+    /// Closes `calls` (taken out of the state: closing may fire events synchronously).
+    pub(super) fn close_calls(&self, calls: BTreeMap<PeerId, Call>) {
+        if calls.is_empty() {
+            return;
+        }
+        // Async steps may still hold a peer connection: close it rather than wait for the
+        // last `Rc`.
+        for call in calls.values() {
+            call.peer.close();
+        }
+        #[cfg(feature = "test-hooks")]
+        super::hooks::set_peer_connection(None);
+        if let Some(video) = self.ui.remote_video.get_untracked() {
+            show_stream(&video, None);
+        }
+        self.ui.phase.set(None);
+    }
+
+    /// Runs `f` on the call `key`, if it is still running, with the link to send on.
+    fn with_call<R>(
+        &self,
+        key: &CallKey,
+        f: impl FnOnce(&mut Call, Option<&dyn Transport>) -> R,
+    ) -> Option<R> {
+        let mut state = self.state.borrow_mut();
+        let super::State {
+            calls, transport, ..
+        } = &mut *state;
+        calls
+            .get_mut(&key.other)
+            .filter(|call| call.generation == key.generation)
+            .map(|call| f(call, transport.as_deref()))
+    }
+
+    fn on_peer_event(&self, key: &CallKey, event: PeerEvent) {
+        match event {
+            PeerEvent::LocalCandidate(candidate) => {
+                self.with_call(key, |call, transport| {
+                    let ready = call.local_candidates.push(candidate);
+                    send_candidates(transport, ready, &key.other);
+                });
+            }
+            PeerEvent::NegotiationNeeded => self.make_offer(key),
+            PeerEvent::RemoteStream(stream) => self.show_remote(key, &stream),
+            PeerEvent::IceConnectionState(ice_state) => {
+                if self.with_call(key, |_, _| ()).is_none() {
+                    return;
+                }
+                let current = self
+                    .ui
+                    .phase
+                    .get_untracked()
+                    .unwrap_or(CallPhase::Connecting);
+                if let Some(next) = current.after_ice_state(ice_state) {
+                    self.ui.phase.set(Some(next));
+                    if next == CallPhase::Connected(None) {
+                        self.find_route(key);
+                    }
+                }
+            }
+        }
+    }
+
+    fn show_remote(&self, key: &CallKey, stream: &MediaStream) {
+        if self.with_call(key, |_, _| ()).is_some()
+            && let Some(video) = self.ui.remote_video.get_untracked()
+        {
+            show_stream(&video, Some(stream));
+        }
+    }
+
+    /// `negotiationneeded`: set an offer locally and send it (perfect negotiation's first half).
+    fn make_offer(&self, key: &CallKey) {
+        let Some(peer) = self.with_call(key, |call, _| {
+            call.negotiation.offer_started();
+            call.peer()
+        }) else {
+            return;
+        };
+        let this = self.this.clone();
+        let key = key.clone();
+        spawn_local(async move {
+            let made = peer.set_local_description().await;
+            let Some(session) = this.upgrade() else {
+                return;
+            };
+            session.with_call(&key, |call, transport| {
+                call.negotiation.offer_finished();
+                match made {
+                    Ok((DescriptionKind::Offer, sdp)) => {
+                        call.send_description(transport, &key.other, DescriptionKind::Offer, sdp);
+                    }
+                    // The other side's offer won meanwhile; its answer path sends ours.
+                    Ok((DescriptionKind::Answer, _)) => {}
+                    Err(error) => warn("could not make an offer", &error),
+                }
+            });
+        });
+    }
+
+    /// What the call with `from` (if any) makes of a description: its key, its connection and
+    /// the negotiation's decision.
+    fn decide(
+        &self,
+        kind: DescriptionKind,
+        from: &PeerId,
+    ) -> Option<(CallKey, Rc<PeerConnection>, Decision)> {
+        let mut state = self.state.borrow_mut();
+        let call = state.calls.get_mut(from)?;
+        let decision = call.negotiation.on_description(kind, call.peer.is_stable());
+        let key = CallKey {
+            other: from.clone(),
+            generation: call.generation,
+        };
+        Some((key, call.peer(), decision))
+    }
+
+    /// An offer from `from`: answered on the running call, or on a new one (the callee's side
+    /// of a call, or the polite side starting over after offers collided).
+    pub(super) fn on_remote_offer(&self, sdp: String, from: PeerId) {
+        let decided = match self.decide(DescriptionKind::Offer, &from) {
+            Some((_, _, Decision::Ignore)) => return,
+            Some((key, peer, Decision::Accept)) => Some((key, peer)),
+            Some((_, _, Decision::StartOver)) => {
+                self.end_call(&from);
+                None
+            }
+            None => None,
+        };
+        let decided = decided.or_else(|| {
+            self.begin_call(from.clone())?;
+            match self.decide(DescriptionKind::Offer, &from)? {
+                (key, peer, Decision::Accept) => Some((key, peer)),
+                // A fresh connection is stable and idle: it accepts every offer.
+                _ => None,
+            }
+        });
+        if let Some((key, peer)) = decided {
+            self.set_remote_description(key, peer, DescriptionKind::Offer, sdp);
+        }
+    }
+
+    /// An answer from `from` to our offer; dropped if the call is over.
+    pub(super) fn on_remote_answer(&self, sdp: String, from: &PeerId) {
+        if let Some((key, peer, Decision::Accept)) = self.decide(DescriptionKind::Answer, from) {
+            self.set_remote_description(key, peer, DescriptionKind::Answer, sdp);
+        }
+    }
+
+    /// Sets an accepted description, answers an offer, then adds the candidates that waited.
+    fn set_remote_description(
+        &self,
+        key: CallKey,
+        peer: Rc<PeerConnection>,
+        kind: DescriptionKind,
+        sdp: String,
+    ) {
+        let this = self.this.clone();
+        spawn_local(async move {
+            let set = peer.set_remote_description(kind, &sdp).await;
+            let Some(session) = this.upgrade() else {
+                return;
+            };
+            let Some(pending) = session.with_call(&key, |call, _| {
+                if kind == DescriptionKind::Answer {
+                    call.negotiation.answer_set();
+                }
+                set.is_ok()
+                    .then(|| call.remote_candidates.remote_description_set())
+            }) else {
+                return;
+            };
+            let Some(pending) = pending else {
+                if let Err(error) = set {
+                    warn("could not set the remote description", &error);
+                }
+                return;
+            };
+            if kind == DescriptionKind::Offer {
+                let answered = peer.set_local_description().await;
+                session.with_call(&key, |call, transport| match answered {
+                    Ok((DescriptionKind::Answer, sdp)) => {
+                        call.send_description(transport, &key.other, DescriptionKind::Answer, sdp);
+                    }
+                    Ok((DescriptionKind::Offer, _)) => {}
+                    Err(error) => warn("could not answer", &error),
+                });
+            }
+            for candidate in pending {
+                session.add_remote_candidate(&key, &peer, candidate).await;
+            }
+        });
+    }
+
+    /// A candidate from `from`: added now, or held until the remote description is set.
+    pub(super) fn on_remote_candidate(&self, candidate: Candidate, from: &PeerId) {
+        let Some((key, peer, ready)) = ({
+            let mut state = self.state.borrow_mut();
+            state.calls.get_mut(from).map(|call| {
+                let key = CallKey {
+                    other: from.clone(),
+                    generation: call.generation,
+                };
+                (key, call.peer(), call.remote_candidates.push(candidate))
+            })
+        }) else {
+            return; // No call: a stray candidate from one that ended.
+        };
+        if let Some(candidate) = ready {
+            let this = self.this.clone();
+            spawn_local(async move {
+                if let Some(session) = this.upgrade() {
+                    session.add_remote_candidate(&key, &peer, candidate).await;
+                }
+            });
+        }
+    }
+
+    async fn add_remote_candidate(
+        &self,
+        key: &CallKey,
+        peer: &PeerConnection,
+        candidate: Candidate,
+    ) {
+        if let Err(error) = peer.add_remote_candidate(candidate.as_ref()).await {
+            let matters = self
+                .with_call(key, |call, _| call.negotiation.candidate_error_matters())
+                .unwrap_or(false);
+            if matters {
+                warn("could not add a remote candidate", &error);
+            }
+        }
+    }
+
+    /// Polls `getStats()` until the selected pair tells whether the call is relayed.
+    fn find_route(&self, key: &CallKey) {
+        let Some(peer) = self.with_call(key, |call, _| call.peer()) else {
+            return;
+        };
+        let this = self.this.clone();
+        let key = key.clone();
+        spawn_local(async move {
+            for _ in 0..ROUTE_POLL_ATTEMPTS {
+                let route = peer.route().await;
+                let Some(session) = this.upgrade() else {
+                    return;
+                };
+                if session.with_call(&key, |_, _| ()).is_none()
+                    || session.ui.phase.get_untracked() != Some(CallPhase::Connected(None))
+                {
+                    return;
+                }
+                if let Some(route) = route {
+                    session
+                        .ui
+                        .phase
+                        .set(Some(CallPhase::Connected(Some(route))));
+                    return;
+                }
+                drop(session);
+                TimeoutFuture::new(ROUTE_POLL_MS).await;
+            }
+        });
+    }
+}
+
+fn send(transport: Option<&dyn Transport>, message: ClientMessage) {
+    if let Some(transport) = transport {
+        transport.send(message);
+    }
+}
+
+fn send_candidates(transport: Option<&dyn Transport>, candidates: Vec<Candidate>, to: &PeerId) {
+    for candidate in candidates {
+        send(
+            transport,
+            ClientMessage::Candidate {
+                candidate,
+                to: Some(to.clone()),
+            },
+        );
+    }
+}

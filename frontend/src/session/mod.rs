@@ -1,0 +1,311 @@
+//! One visit to a room: the signalling link, the camera and the calls, wired together.
+//!
+//! [`Session`] carries out what [`crate::call`] decides. It owns the browser objects (the link
+//! to the server, local media, a peer connection per call) and publishes their state through
+//! signals that components read as a [`SessionView`]. Event callbacks hold only a `Weak`
+//! handle, so dropping the last `Rc<Session>` (or calling [`Session::stop`]) releases
+//! everything: peer connections close, tracks stop, listeners and timers go, the socket closes.
+//!
+//! The module is cut by job:
+//! - this file: starting and stopping, server messages turned into actions, the camera;
+//! - [`link`]: the [`Transport`] to the server (the WebSocket with reconnects) and the ICE
+//!   server refresh;
+//! - `call.rs`: the calls — peer connection, negotiation, candidates, route — keyed by the
+//!   other person's [`PeerId`] (at most one entry while rooms hold two people);
+//! - [`ui`]: the signals, writable here and read-only for components;
+//! - `hooks.rs` (cargo feature `test-hooks` only): what the browser tests inspect.
+//!
+//! A `RefCell` guards the state; it is never borrowed across an `.await`, and browser callbacks
+//! arrive as separate tasks, so borrows never overlap.
+
+mod call;
+#[cfg(feature = "test-hooks")]
+mod hooks;
+pub mod link;
+pub mod ui;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::{Rc, Weak};
+
+use gloo_timers::callback::Timeout;
+use leptos::prelude::*;
+use shared::{ClientMessage, PeerId, RoomName, ServerMessage};
+use wasm_bindgen_futures::spawn_local;
+
+use crate::browser::location::signalling_url;
+use crate::browser::media::{LocalMedia, open_camera_and_microphone, show_stream};
+use crate::browser::peer::IceConfig;
+use crate::call::room::{Action, RoomState};
+use crate::call::status::{CallPhase, Presence};
+
+use call::Call;
+pub use link::{LinkEvent, LinkEvents, SocketLink, Transport};
+use ui::SessionUi;
+pub use ui::SessionView;
+
+struct State {
+    room: RoomState,
+    /// `None` once stopped: nothing is sent any more.
+    transport: Option<Rc<dyn Transport>>,
+    ice: IceConfig,
+    /// Asks for fresh ICE servers before their `ttl` ends; dropping it cancels.
+    ice_refresh: Option<Timeout>,
+    media: Option<LocalMedia>,
+    /// The calls, by the other person. Invariant: at most one entry while a room holds two.
+    calls: BTreeMap<PeerId, Call>,
+    /// Tells a call from an earlier one with the same person.
+    next_generation: u64,
+}
+
+impl State {
+    fn send(&self, message: ClientMessage) {
+        if let Some(transport) = &self.transport {
+            transport.send(message);
+        }
+    }
+
+    fn link_up(&self) -> bool {
+        self.transport
+            .as_ref()
+            .is_some_and(|transport| transport.is_up())
+    }
+}
+
+/// One room visit. Create with [`Session::start`]; release with [`Session::stop`] or by
+/// dropping the last `Rc`.
+pub struct Session {
+    this: Weak<Session>,
+    ui: SessionUi,
+    state: RefCell<State>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Opens the signalling socket and joins `room`.
+    pub fn start(room: RoomName) -> Rc<Self> {
+        Self::with_transport(room, |events| SocketLink::new(signalling_url(), events))
+    }
+
+    /// A session reaching the server through the transport `connect` builds, handing it where
+    /// to report; joins `room` as soon as the transport reports `Opened`.
+    pub fn with_transport<T: Transport + 'static>(
+        room: RoomName,
+        connect: impl FnOnce(LinkEvents) -> Rc<T>,
+    ) -> Rc<Self> {
+        let session = Rc::new_cyclic(|this: &Weak<Self>| Self {
+            this: this.clone(),
+            ui: SessionUi::new(),
+            state: RefCell::new(State {
+                room: RoomState::new(room),
+                transport: None,
+                ice: IceConfig::default(),
+                ice_refresh: None,
+                media: None,
+                calls: BTreeMap::new(),
+                next_generation: 0,
+            }),
+        });
+        let transport: Rc<dyn Transport> = connect(LinkEvents(Rc::downgrade(&session)));
+        session.state.borrow_mut().transport = Some(Rc::clone(&transport));
+        transport.open();
+        session
+    }
+
+    /// The state for components, read-only.
+    pub fn view(&self) -> SessionView {
+        self.ui.view()
+    }
+
+    /// Releases everything: the calls, the camera, timers and the link. Idempotent.
+    pub fn stop(&self) {
+        let (calls, media, transport, timer) = {
+            let mut state = self.state.borrow_mut();
+            (
+                std::mem::take(&mut state.calls),
+                state.media.take(),
+                state.transport.take(),
+                state.ice_refresh.take(),
+            )
+        };
+        // Released outside the borrow: closing things may fire events synchronously.
+        self.close_calls(calls);
+        drop((media, transport, timer));
+    }
+
+    fn send(&self, message: ClientMessage) {
+        self.state.borrow().send(message);
+    }
+
+    // ----- the link ---------------------------------------------------------------------
+
+    fn on_link_event(&self, event: LinkEvent) {
+        match event {
+            LinkEvent::Opened => {
+                let actions = {
+                    let mut state = self.state.borrow_mut();
+                    let State {
+                        calls, transport, ..
+                    } = &mut *state;
+                    for (other, call) in calls.iter_mut() {
+                        call.signalling(true, transport.as_deref(), other);
+                    }
+                    state.room.socket_opened()
+                };
+                self.run(actions);
+            }
+            LinkEvent::Message(message) => self.on_server_message(message),
+            LinkEvent::Closed => {
+                let (reconnect, presence, transport) = {
+                    let mut state = self.state.borrow_mut();
+                    let reconnect = state.room.socket_closed();
+                    for (other, call) in state.calls.iter_mut() {
+                        call.signalling(false, None, other);
+                    }
+                    (reconnect, state.room.presence(), state.transport.clone())
+                };
+                if reconnect && let Some(transport) = transport {
+                    transport.reconnect();
+                }
+                self.ui.presence.set(presence);
+            }
+        }
+    }
+
+    /// Applies one message from the server.
+    fn on_server_message(&self, message: ServerMessage) {
+        let joined = matches!(message, ServerMessage::Joined { .. });
+        let (actions, presence, transport) = {
+            let mut state = self.state.borrow_mut();
+            let actions = state.room.on_message(message);
+            (actions, state.room.presence(), state.transport.clone())
+        };
+        if joined && let Some(transport) = transport {
+            transport.joined();
+        }
+        self.ui.presence.set(presence);
+        if presence == Presence::PeerLeft {
+            self.ui.peer_left.set(true);
+        }
+        if joined {
+            // A notice from an earlier membership no longer applies.
+            self.ui.notice.set(None);
+        }
+        self.run(actions);
+    }
+
+    fn run(&self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Send(message) => self.send(message),
+                Action::ClosePeer => self.end_calls(),
+                Action::UseIceServers {
+                    servers,
+                    policy,
+                    refresh_after,
+                } => {
+                    let refresh = link::refresh_ice_after(self.this.clone(), refresh_after);
+                    let mut state = self.state.borrow_mut();
+                    state.ice = IceConfig { servers, policy };
+                    state.ice_refresh = Some(refresh);
+                }
+                Action::RemoteOffer { sdp, from } => self.on_remote_offer(sdp, from),
+                Action::RemoteAnswer { sdp, from } => self.on_remote_answer(sdp, &from),
+                Action::RemoteCandidate { candidate, from } => {
+                    self.on_remote_candidate(candidate, &from);
+                }
+                Action::Notify(notice) => self.ui.notice.set(Some(notice)),
+            }
+        }
+    }
+
+    // ----- media ------------------------------------------------------------------------
+
+    /// Asks for camera and microphone and shows the preview; adds the tracks to a running call.
+    pub fn get_video(&self) {
+        if self.ui.media_pending.get_untracked() {
+            return;
+        }
+        self.ui.media_pending.set(true);
+        self.ui.media_problem.set(None);
+        let this = self.this.clone();
+        spawn_local(async move {
+            let opened = open_camera_and_microphone().await;
+            let Some(session) = this.upgrade() else {
+                return; // The page is gone; `opened` drops here and stops the tracks.
+            };
+            session.ui.media_pending.set(false);
+            match opened {
+                Ok(media) => session.use_media(media),
+                Err(problem) => session.ui.media_problem.set(Some(problem)),
+            }
+        });
+    }
+
+    /// Uses `media` as the local camera/microphone (replacing any before).
+    pub fn use_media(&self, media: LocalMedia) {
+        if let Some(video) = self.ui.local_video.get_untracked() {
+            show_stream(&video, Some(media.stream()));
+        }
+        let old = {
+            let mut state = self.state.borrow_mut();
+            for call in state.calls.values() {
+                call.add_tracks(&media);
+            }
+            state.media.replace(media)
+        };
+        drop(old);
+        self.ui.has_media.set(true);
+    }
+
+    // ----- the person's commands --------------------------------------------------------
+
+    /// Starts a call: a peer connection with the local tracks, whose `negotiationneeded`
+    /// sends the offer. Does nothing unless the room is ready, media is on and no call runs.
+    pub fn call(&self) {
+        let other = {
+            let state = self.state.borrow();
+            // Without tracks there would be nothing to negotiate, and no offer would go out.
+            if !state.calls.is_empty() || state.media.is_none() || !state.room.is_ready() {
+                return;
+            }
+            state.room.other().cloned()
+        };
+        if let Some(other) = other {
+            self.begin_call(other);
+        }
+    }
+
+    /// Ends the call for both sides with `hang_up`; both stay in the room.
+    pub fn hang_up(&self) {
+        let actions = self.state.borrow_mut().room.hang_up();
+        self.run(actions);
+    }
+
+    /// After ICE failed: restart ICE, which renegotiates with fresh candidates.
+    pub fn retry_call(&self) {
+        let peers: Vec<_> = self.state.borrow().calls.values().map(Call::peer).collect();
+        if !peers.is_empty() {
+            self.ui.phase.set(Some(CallPhase::Connecting));
+        }
+        for peer in peers {
+            peer.restart_ice();
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Fields drop on their own (closing calls, stopping tracks, closing the socket); only
+        // the test hook, a global, would outlive them.
+        #[cfg(feature = "test-hooks")]
+        if !self.state.borrow().calls.is_empty() {
+            hooks::set_peer_connection(None);
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The session's state as signals: written by the session, read by the components.
+//!
+//! [`SessionUi`] holds the writable signals and stays inside [`super`]; components get a
+//! [`SessionView`], whose signals are read-only, so only the session changes what the page
+//! shows. The two `<video>` node refs are the exception: the page binds them to its elements
+//! and the session plays streams in them.
+
+use leptos::html::Video;
+use leptos::prelude::*;
+
+use crate::call::media_problem::MediaProblem;
+use crate::call::room::Notice;
+use crate::call::status::{CallPhase, Presence, Status};
+
+/// The signals the session writes. `Copy`: every field is a handle.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct SessionUi {
+    pub(super) presence: RwSignal<Presence>,
+    /// `None` while there is no call.
+    pub(super) phase: RwSignal<Option<CallPhase>>,
+    pub(super) has_media: RwSignal<bool>,
+    /// True while `getUserMedia` is waiting (for the person or the device).
+    pub(super) media_pending: RwSignal<bool>,
+    pub(super) media_problem: RwSignal<Option<MediaProblem>>,
+    pub(super) notice: RwSignal<Option<Notice>>,
+    /// Set when the other person left, cleared when a new call starts.
+    pub(super) peer_left: RwSignal<bool>,
+    pub(super) local_video: NodeRef<Video>,
+    pub(super) remote_video: NodeRef<Video>,
+}
+
+impl SessionUi {
+    /// Fresh signals, owned by the current reactive owner (the room page).
+    pub(super) fn new() -> Self {
+        Self {
+            presence: RwSignal::new(Presence::Connecting),
+            phase: RwSignal::new(None),
+            has_media: RwSignal::new(false),
+            media_pending: RwSignal::new(false),
+            media_problem: RwSignal::new(None),
+            notice: RwSignal::new(None),
+            peer_left: RwSignal::new(false),
+            local_video: NodeRef::new(),
+            remote_video: NodeRef::new(),
+        }
+    }
+
+    pub(super) fn view(&self) -> SessionView {
+        SessionView {
+            presence: self.presence.read_only(),
+            phase: self.phase.read_only(),
+            has_media: self.has_media.read_only(),
+            media_pending: self.media_pending.read_only(),
+            media_problem: self.media_problem.read_only(),
+            notice: self.notice.read_only(),
+            peer_left: self.peer_left.read_only(),
+            local_video: self.local_video,
+            remote_video: self.remote_video,
+        }
+    }
+}
+
+/// The session's state for the components, read-only. `Copy`: every field is a handle.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionView {
+    pub presence: ReadSignal<Presence>,
+    /// `None` while there is no call.
+    pub phase: ReadSignal<Option<CallPhase>>,
+    pub has_media: ReadSignal<bool>,
+    /// True while `getUserMedia` is waiting (for the person or the device).
+    pub media_pending: ReadSignal<bool>,
+    pub media_problem: ReadSignal<Option<MediaProblem>>,
+    pub notice: ReadSignal<Option<Notice>>,
+    /// Set when the other person left, cleared when a new call starts.
+    pub peer_left: ReadSignal<bool>,
+    /// Bound to `#local-video` by the page; the session shows the camera in it.
+    pub local_video: NodeRef<Video>,
+    /// Bound to `#remote-video` by the page; the session shows the other person in it.
+    pub remote_video: NodeRef<Video>,
+}
+
+impl SessionView {
+    /// The status line (tracked).
+    pub fn status(&self) -> Status {
+        Status::of(self.presence.get(), self.phase.get())
+    }
+
+    /// Whether Call can be pressed (tracked): both people here, media on, no call yet.
+    pub fn can_call(&self) -> bool {
+        matches!(self.presence.get(), Presence::Ready | Presence::HungUp)
+            && self.has_media.get()
+            && self.phase.get().is_none()
+    }
+}
