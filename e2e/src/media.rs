@@ -3,7 +3,7 @@
 //! [`wait_media_flowing`] takes each side's inbound counters from `getStats()` and polls, within
 //! [`PATIENCE`], until every one of them has risen on both sides: audio and video packets and
 //! bytes, video frames decoded, audio energy (Chromium's fake microphone beeps, so energy rises
-//! only while sound arrives), and audio samples that were received rather than made up by the
+//! by a beep's worth only while sound arrives), and audio samples that were received rather than made up by the
 //! jitter buffer (`totalSamplesReceived - concealedSamples`: the total alone rises through
 //! silence concealment even when no packet arrives). A counter that stays put fails the test
 //! with the counters of both sides and the pages' diagnostics.
@@ -21,7 +21,14 @@ use crate::{Browser, CallStats, PATIENCE};
 struct Counter {
     what: &'static str,
     value: fn(&CallStats) -> f64,
+    /// The least rise that counts.
+    min_rise: f64,
 }
+
+/// The least rise of `totalAudioEnergy` that counts as sound. Measured here: one beep of the
+/// fake microphone adds about 0.027, while a muted microphone (or the gap between beeps) still
+/// adds about 1e-8 of decoding noise, so "rose at all" would pass with no sound.
+const MIN_ENERGY_RISE: f64 = 0.001;
 
 /// Exact for the counters of a test call (far below 2^53).
 fn float(count: u64) -> f64 {
@@ -32,10 +39,12 @@ const COUNTERS: &[Counter] = &[
     Counter {
         what: "audio packets received",
         value: |s| float(s.audio_packets_received),
+        min_rise: 1.0,
     },
     Counter {
         what: "audio bytes received",
         value: |s| float(s.audio_bytes_received),
+        min_rise: 1.0,
     },
     Counter {
         what: "audio samples received, not concealed",
@@ -45,30 +54,35 @@ const COUNTERS: &[Counter] = &[
                     .saturating_sub(s.audio_concealed_samples),
             )
         },
+        min_rise: 1.0,
     },
     Counter {
         what: "audio energy received",
         value: |s| s.audio_energy,
+        min_rise: MIN_ENERGY_RISE,
     },
     Counter {
         what: "video packets received",
         value: |s| float(s.video_packets_received),
+        min_rise: 1.0,
     },
     Counter {
         what: "video bytes received",
         value: |s| float(s.video_bytes_received),
+        min_rise: 1.0,
     },
     Counter {
         what: "video frames decoded",
         value: |s| float(s.video_frames_decoded),
+        min_rise: 1.0,
     },
 ];
 
-/// The counters of `after` that are not above `before`, by name.
+/// The counters that did not rise enough from `before` to `after`, by name.
 fn still(before: &CallStats, after: &CallStats) -> Vec<&'static str> {
     let mut still: Vec<&'static str> = COUNTERS
         .iter()
-        .filter(|counter| (counter.value)(after) <= (counter.value)(before))
+        .filter(|counter| (counter.value)(after) - (counter.value)(before) < counter.min_rise)
         .map(|counter| counter.what)
         .collect();
     if after.video_width == 0 {
