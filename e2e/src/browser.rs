@@ -39,14 +39,22 @@ const FLAGS: &[&str] = &[
     "--window-size=1000,760",
 ];
 
-/// What `getStats()` and the remote `<video>` say about a call, from one side.
+/// What `getStats()` and the remote `<video>` say about a call, from one side. The counters
+/// are of what this side *received* (`inbound-rtp`), summed over streams of that kind.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CallStats {
     pub connection_state: Option<String>,
+    pub video_packets_received: u64,
+    pub video_bytes_received: u64,
     pub video_frames_decoded: u64,
     pub audio_packets_received: u64,
+    pub audio_bytes_received: u64,
+    /// Includes samples the jitter buffer made up (`concealed_samples`) when packets were late
+    /// or missing, so it rises even when nothing arrives.
     pub audio_samples_received: u64,
+    pub audio_concealed_samples: u64,
+    /// `totalAudioEnergy`: rises only with sound (silence adds nothing).
     pub audio_energy: f64,
     pub local_candidate_type: Option<String>,
     pub remote_candidate_type: Option<String>,
@@ -61,7 +69,9 @@ const pc = window.__peerConnection;
 const video = document.getElementById('remote-video');
 const out = {
   connectionState: pc ? pc.connectionState : null,
-  videoFramesDecoded: 0, audioPacketsReceived: 0, audioSamplesReceived: 0, audioEnergy: 0,
+  videoPacketsReceived: 0, videoBytesReceived: 0, videoFramesDecoded: 0,
+  audioPacketsReceived: 0, audioBytesReceived: 0, audioSamplesReceived: 0,
+  audioConcealedSamples: 0, audioEnergy: 0,
   localCandidateType: null, remoteCandidateType: null,
   videoWidth: video ? video.videoWidth : 0,
   remoteMuted: video ? video.muted : null,
@@ -73,10 +83,16 @@ if (!pc) return out;
 const stats = await pc.getStats();
 let pairId = null;
 stats.forEach(r => {
-  if (r.type === 'inbound-rtp' && r.kind === 'video') out.videoFramesDecoded += r.framesDecoded || 0;
+  if (r.type === 'inbound-rtp' && r.kind === 'video') {
+    out.videoPacketsReceived += r.packetsReceived || 0;
+    out.videoBytesReceived += r.bytesReceived || 0;
+    out.videoFramesDecoded += r.framesDecoded || 0;
+  }
   if (r.type === 'inbound-rtp' && r.kind === 'audio') {
     out.audioPacketsReceived += r.packetsReceived || 0;
+    out.audioBytesReceived += r.bytesReceived || 0;
     out.audioSamplesReceived += r.totalSamplesReceived || 0;
+    out.audioConcealedSamples += r.concealedSamples || 0;
     out.audioEnergy += r.totalAudioEnergy || 0;
   }
   if (r.type === 'transport' && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId;
@@ -279,28 +295,6 @@ impl Browser {
 
     pub async fn stats(&self) -> anyhow::Result<CallStats> {
         Ok(serde_json::from_value(self.eval(STATS_SCRIPT).await?)?)
-    }
-
-    /// Waits until remote video frames are being decoded and the remote video has a size.
-    pub async fn wait_remote_media(&self) -> anyhow::Result<CallStats> {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let stats = self.stats().await?;
-            if stats.video_frames_decoded > 0
-                && stats.video_width > 0
-                && stats.audio_packets_received > 0
-            {
-                return Ok(stats);
-            }
-            if tokio::time::Instant::now() > deadline {
-                let _ = self.screenshot(&format!("timeout-{}", self.name)).await;
-                bail!(
-                    "{}: no remote media after {PATIENCE:?}: {stats:?}",
-                    self.name
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
     }
 
     /// Saves a PNG of the page as `artifacts/e2e/<name>.png`.

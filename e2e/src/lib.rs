@@ -12,6 +12,10 @@
 //! ever reaches a real network.
 
 pub mod browser;
+pub mod group;
+pub mod http;
+pub mod media;
+pub mod probe;
 pub mod process;
 
 use std::{
@@ -23,6 +27,8 @@ use std::{
 use anyhow::{Context, bail};
 
 pub use browser::{Browser, BrowserOptions, CallStats};
+pub use media::wait_media_flowing;
+pub use probe::{Probe, ProbeReport};
 pub use process::{Backend, Chromedriver, Coturn, Redis, TwilioProcess};
 
 /// How long any awaited condition in a browser may take before the test fails.
@@ -85,7 +91,8 @@ pub struct StackOptions {
     pub two_instances_on_redis: bool,
 }
 
-/// Everything a call needs, stopped (by PID) when dropped.
+/// Everything a call needs. Dropping it (at the end of a test, or while a failed test unwinds)
+/// kills each process's group: chromedriver's takes every Chromium it started with it.
 pub struct Stack {
     pub backend: Backend,
     /// The second instance, with [`StackOptions::two_instances_on_redis`].
@@ -94,20 +101,9 @@ pub struct Stack {
     pub coturn: Option<Coturn>,
     pub twilio: Option<TwilioProcess>,
     pub chromedriver: Chromedriver,
-    /// Profiles, configs; removed on drop.
+    /// Profiles, configs; removed on drop, after the processes using them (fields drop in
+    /// declaration order).
     pub scratch: tempfile::TempDir,
-}
-
-impl Drop for Stack {
-    /// Chromium outlives a killed chromedriver, and a browser left in a call keeps encoding
-    /// video: kill every process whose profile lives in this stack's scratch directory.
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("pkill")
-            .arg("-KILL")
-            .arg("-f")
-            .arg(self.scratch.path())
-            .status();
-    }
 }
 
 impl Stack {

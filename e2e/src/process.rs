@@ -1,5 +1,6 @@
-//! The processes behind a call: backend, coturn, Twilio stand-in, chromedriver. Each is started
-//! on a free loopback port, waited for until it answers, and killed (by PID) on drop.
+//! The processes behind a call: backend, coturn, Twilio stand-in, chromedriver, Redis. Each is
+//! started on a free loopback port in a process group of its own ([`GroupChild`]), waited for
+//! until it answers, and killed with everything it started (by group id) on drop.
 
 use std::{
     path::{Path, PathBuf},
@@ -11,10 +12,10 @@ use anyhow::{Context, bail};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     net::TcpStream,
-    process::{Child, Command},
+    process::Command,
 };
 
-use crate::{artifacts_dir, free_port, workspace_root};
+use crate::{artifacts_dir, free_port, group::GroupChild, http, workspace_root};
 
 fn release_binary(name: &str) -> anyhow::Result<PathBuf> {
     let path = workspace_root().join("target/release").join(name);
@@ -38,12 +39,12 @@ fn log_file(name: &str) -> anyhow::Result<std::fs::File> {
 }
 
 /// Waits until something accepts TCP connections on `port`.
-async fn wait_for_port(port: u16, what: &str, child: &mut Child) -> anyhow::Result<()> {
+async fn wait_for_port(port: u16, what: &str, child: &mut GroupChild) -> anyhow::Result<()> {
     for _ in 0..200 {
         if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
             return Ok(());
         }
-        if let Some(status) = child.try_wait()? {
+        if let Some(status) = child.child().try_wait()? {
             bail!("{what} exited early with {status} (see artifacts/e2e/*.log)");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -54,7 +55,7 @@ async fn wait_for_port(port: u16, what: &str, child: &mut Child) -> anyhow::Resu
 /// The signalling server, serving `dist/`.
 pub struct Backend {
     pub port: u16,
-    child: Child,
+    child: GroupChild,
 }
 
 impl Backend {
@@ -64,7 +65,8 @@ impl Backend {
             bail!("dist/ is missing: run `trunk build --release` first");
         }
         let port = free_port();
-        let mut child = Command::new(release_binary("backend")?)
+        let mut command = Command::new(release_binary("backend")?);
+        command
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--static-dir")
@@ -79,10 +81,8 @@ impl Backend {
                 std::env::var("E2E_BACKEND_LOG").unwrap_or_else(|_| "info,tower_http=warn".into()),
             )
             .stdout(log_file("backend")?)
-            .stderr(log_file("backend")?)
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting the backend")?;
+            .stderr(log_file("backend")?);
+        let mut child = GroupChild::spawn(&mut command).context("starting the backend")?;
         wait_for_port(port, "backend", &mut child).await?;
         Ok(Self { port, child })
     }
@@ -93,7 +93,12 @@ impl Backend {
     }
 
     pub fn pid(&self) -> Option<u32> {
-        self.child.id()
+        Some(self.child.pid())
+    }
+
+    /// `GET /healthz`, as JSON.
+    pub async fn health(&self) -> anyhow::Result<serde_json::Value> {
+        http::get_json(self.port, "/healthz").await
     }
 }
 
@@ -101,7 +106,7 @@ impl Backend {
 pub struct Coturn {
     pub port: u16,
     pub secret: String,
-    _child: Child,
+    _child: GroupChild,
 }
 
 impl Coturn {
@@ -125,14 +130,14 @@ impl Coturn {
         );
         let config_path = dir.join("turnserver.conf");
         std::fs::write(&config_path, config)?;
-        let mut child = Command::new("turnserver")
+        let mut command = Command::new("turnserver");
+        command
             .arg("-c")
             .arg(&config_path)
             .stdout(log_file("coturn")?)
-            .stderr(log_file("coturn")?)
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting coturn (apt-get install coturn)")?;
+            .stderr(log_file("coturn")?);
+        let mut child =
+            GroupChild::spawn(&mut command).context("starting coturn (apt-get install coturn)")?;
         wait_for_port(port, "coturn", &mut child).await?;
         Ok(Self {
             port,
@@ -156,14 +161,17 @@ pub struct TwilioProcess {
     pub port: u16,
     pub account_sid: String,
     pub auth_token: String,
-    _child: Child,
+    /// The ICE server URLs it hands out (STUN first, then TURN).
+    pub urls: Vec<String>,
+    _child: GroupChild,
 }
 
 impl TwilioProcess {
     pub async fn start(coturn: &Coturn) -> anyhow::Result<Self> {
         let account_sid = format!("AC{:032x}", rand::random::<u128>());
         let auth_token = format!("{:032x}", rand::random::<u128>());
-        let mut child = Command::new(release_binary("twilio-standin")?)
+        let mut command = Command::new(release_binary("twilio-standin")?);
+        command
             .args(["--listen", "127.0.0.1:0", "--account-sid", &account_sid])
             .args([
                 "--auth-token",
@@ -178,11 +186,9 @@ impl TwilioProcess {
                 &coturn.secret,
             ])
             .stdout(Stdio::piped())
-            .stderr(log_file("twilio-standin")?)
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting the Twilio stand-in")?;
-        let stdout = child.stdout.take().context("stand-in stdout")?;
+            .stderr(log_file("twilio-standin")?);
+        let mut child = GroupChild::spawn(&mut command).context("starting the Twilio stand-in")?;
+        let stdout = child.child().stdout.take().context("stand-in stdout")?;
         let mut lines = BufReader::new(stdout).lines();
         let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
             .await
@@ -197,6 +203,7 @@ impl TwilioProcess {
             port,
             account_sid,
             auth_token,
+            urls: vec![coturn.stun_url(), coturn.turn_url()],
             _child: child,
         })
     }
@@ -204,23 +211,31 @@ impl TwilioProcess {
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// How many tokens the stand-in issued so far (its `GET /__standin/counts`).
+    pub async fn tokens_issued(&self) -> anyhow::Result<u64> {
+        let counts = http::get_json(self.port, "/__standin/counts").await?;
+        counts["tokens_issued"]
+            .as_u64()
+            .with_context(|| format!("unexpected stand-in counts {counts}"))
+    }
 }
 
 /// One chromedriver; each browser is its own session (own Chromium process and profile).
 pub struct Chromedriver {
     pub port: u16,
-    _child: Child,
+    _child: GroupChild,
 }
 
 impl Chromedriver {
     pub async fn start() -> anyhow::Result<Self> {
         let port = free_port();
-        let mut child = Command::new("chromedriver")
+        let mut command = Command::new("chromedriver");
+        command
             .arg(format!("--port={port}"))
             .stdout(log_file("chromedriver")?)
-            .stderr(log_file("chromedriver")?)
-            .kill_on_drop(true)
-            .spawn()
+            .stderr(log_file("chromedriver")?);
+        let mut child = GroupChild::spawn(&mut command)
             .context("starting chromedriver (apt-get install chromium-driver)")?;
         wait_for_port(port, "chromedriver", &mut child).await?;
         Ok(Self {
@@ -237,21 +252,21 @@ impl Chromedriver {
 /// A throwaway `redis-server` on a free loopback port, with no persistence.
 pub struct Redis {
     pub port: u16,
-    _child: Child,
+    _child: GroupChild,
 }
 
 impl Redis {
     pub async fn start(scratch: &Path) -> anyhow::Result<Self> {
         let port = free_port();
-        let mut child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        command
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(scratch)
             .stdout(log_file("redis")?)
-            .stderr(log_file("redis")?)
-            .kill_on_drop(true)
-            .spawn()
+            .stderr(log_file("redis")?);
+        let mut child = GroupChild::spawn(&mut command)
             .context("starting redis-server (apt-get install redis-server)")?;
         wait_for_port(port, "redis-server", &mut child).await?;
         Ok(Self {

@@ -1,17 +1,20 @@
 //! Real calls between independent headless Chromiums, through the real backend serving the real
 //! release build, on a loopback-only network. Each test states what a person would see.
 
-use std::time::Duration;
-
-use e2e::{Browser, BrowserOptions, CallStats, Stack, StackOptions};
+use e2e::{Browser, BrowserOptions, CallStats, Probe, Stack, StackOptions, wait_media_flowing};
 
 /// Two people in the same room with their cameras on.
 async fn two_people_with_video(stack: &Stack) -> anyhow::Result<(Browser, Browser)> {
-    let room = stack.new_room_url();
     let alice = stack.browser(BrowserOptions::default()).await?;
     let bob = stack.browser(BrowserOptions::default()).await?;
-    for person in [&alice, &bob] {
-        person.goto(&room).await?;
+    join_with_video(&stack.new_room_url(), &alice, &bob).await?;
+    Ok((alice, bob))
+}
+
+/// Both open `room` and press Get Video, until each sees their own preview.
+async fn join_with_video(room: &str, alice: &Browser, bob: &Browser) -> anyhow::Result<()> {
+    for person in [alice, bob] {
+        person.goto(room).await?;
         person.click("get-video").await?;
         person
             .wait_for(
@@ -20,35 +23,17 @@ async fn two_people_with_video(stack: &Stack) -> anyhow::Result<(Browser, Browse
             )
             .await?;
     }
-    Ok((alice, bob))
+    Ok(())
 }
 
-/// Both sides connected, decoding the other's video and receiving its audio.
+/// Both sides connected, and audio and video flowing both ways (see `e2e::media`).
 async fn assert_in_call(alice: &Browser, bob: &Browser) -> anyhow::Result<(CallStats, CallStats)> {
     for (person, other) in [(alice, bob), (bob, alice)] {
         if let Err(error) = person.wait_state("connected").await {
             anyhow::bail!("{error}\nother side: {}", other.diagnostics().await);
         }
     }
-    let first = (
-        alice.wait_remote_media().await?,
-        bob.wait_remote_media().await?,
-    );
-    // Media keeps flowing: frames decoded and audio samples received both rise.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let later = (alice.stats().await?, bob.stats().await?);
-    for (before, after) in [(&first.0, &later.0), (&first.1, &later.1)] {
-        assert!(
-            after.video_frames_decoded > before.video_frames_decoded,
-            "{before:?} → {after:?}"
-        );
-        assert!(
-            after.audio_samples_received > before.audio_samples_received,
-            "{after:?}"
-        );
-        assert!(after.video_width > 0);
-    }
-    Ok(later)
+    wait_media_flowing(alice, bob).await
 }
 
 /// Two people open the same link, get video, one presses Call: each sees the other's video
@@ -120,8 +105,18 @@ async fn relay_only_call_goes_through_coturn() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The ICE servers the page's current peer connection was configured with, one entry per
+/// server: `{urls: [..], username}`.
+const ICE_SERVERS: &str = r#"
+const pc = window.__peerConnection;
+return pc ? pc.getConfiguration().iceServers.map(s => ({
+  urls: [].concat(s.urls), username: s.username || null })) : null;
+"#;
+
 /// Credentials from the Twilio provider (the local stand-in of Twilio's Tokens endpoint,
-/// handing out the local coturn): the call connects through them.
+/// handing out the local coturn): the backend says it uses Twilio, the stand-in issued tokens,
+/// both pages' peer connections hold exactly the stand-in's servers and credentials, and the
+/// call connects relayed through them.
 #[tokio::test]
 async fn twilio_credentials_connect_a_call() -> anyhow::Result<()> {
     let stack = Stack::start(StackOptions {
@@ -130,18 +125,52 @@ async fn twilio_credentials_connect_a_call() -> anyhow::Result<()> {
         ..Default::default()
     })
     .await?;
+    let twilio = stack.twilio.as_ref().expect("the stand-in runs");
+    let health = stack.backend.health().await?;
+    assert_eq!(health["ice_provider"], "twilio", "/healthz: {health}");
     let (alice, bob) = two_people_with_video(&stack).await?;
     bob.click("call").await?;
-    let (a, _) = assert_in_call(&alice, &bob).await?;
-    assert_eq!(
-        a.local_candidate_type.as_deref(),
-        Some("relay"),
-        "Twilio's TURN was used: {a:?}"
-    );
+    let (a, b) = assert_in_call(&alice, &bob).await?;
+    let issued = twilio.tokens_issued().await?;
+    assert!(issued >= 1, "the stand-in issued {issued} tokens");
+    let standin_user = format!(":{}", testkit::twilio::STANDIN_USER);
+    for (person, stats) in [(&alice, &a), (&bob, &b)] {
+        let servers = person.eval(ICE_SERVERS).await?;
+        let servers = servers.as_array().map(Vec::as_slice).unwrap_or_default();
+        let mut urls: Vec<&str> = servers
+            .iter()
+            .flat_map(|server| server["urls"].as_array().into_iter().flatten())
+            .filter_map(serde_json::Value::as_str)
+            .collect();
+        urls.sort_unstable();
+        let mut expected: Vec<&str> = twilio.urls.iter().map(String::as_str).collect();
+        expected.sort_unstable();
+        assert_eq!(urls, expected, "{}: ice servers {servers:?}", person.name);
+        for server in servers {
+            let is_turn = server["urls"][0]
+                .as_str()
+                .is_some_and(|url| url.starts_with("turn:"));
+            let username = server["username"].as_str().unwrap_or_default();
+            assert!(
+                !is_turn || username.ends_with(&standin_user),
+                "{}: TURN credentials not from the stand-in: {server}",
+                person.name
+            );
+        }
+        assert_eq!(
+            stats.local_candidate_type.as_deref(),
+            Some("relay"),
+            "{}: the stand-in's TURN server was used: {stats:?}",
+            person.name
+        );
+    }
     Ok(())
 }
 
-/// Both press Call at the same moment: perfect negotiation still ends in one working call.
+/// Both press Call at the same moment, their offers crossing (each page's incoming frames held
+/// until it has sent its own offer): perfect negotiation still ends in one working call. Each
+/// page sent an offer before it was handed the other's, and afterwards each has exactly one
+/// open peer connection, connected, with one audio and one video transceiver sending both ways.
 #[tokio::test]
 async fn both_pressing_call_at_once_ends_in_one_call() -> anyhow::Result<()> {
     let stack = Stack::start(StackOptions {
@@ -149,15 +178,44 @@ async fn both_pressing_call_at_once_ends_in_one_call() -> anyhow::Result<()> {
         ..Default::default()
     })
     .await?;
-    let (alice, bob) = two_people_with_video(&stack).await?;
-    for person in [&alice, &bob] {
+    let alice = stack.browser(BrowserOptions::default()).await?;
+    let bob = stack.browser(BrowserOptions::default()).await?;
+    let probes = [Probe::install(&alice).await?, Probe::install(&bob).await?];
+    join_with_video(&stack.new_room_url(), &alice, &bob).await?;
+    for (person, probe) in [&alice, &bob].into_iter().zip(&probes) {
         person.wait_enabled("call").await?;
+        probe.hold_incoming_until_offer_sent().await?;
     }
     let press = "document.getElementById('call').click(); return true;";
     let (a, b) = tokio::join!(alice.eval(press), bob.eval(press));
     a?;
     b?;
     assert_in_call(&alice, &bob).await?;
+    for (person, probe) in [&alice, &bob].into_iter().zip(&probes) {
+        let report = probe.report().await?;
+        let name = &person.name;
+        assert!(
+            report.sent("offer") >= 1 && report.offered_before_receiving_an_offer(),
+            "{name}: no collision: {report:?}"
+        );
+        assert_eq!(report.open_peer_connections(), 1, "{name}: {report:?}");
+        let current = report.current.and_then(|i| report.peer_connections.get(i));
+        assert_eq!(
+            current.map(String::as_str),
+            Some("connected"),
+            "{name}: {report:?}"
+        );
+        let mut kinds = report.current_transceivers.clone();
+        kinds.sort_unstable();
+        assert_eq!(kinds, ["audio", "video"], "{name}: {report:?}");
+        assert!(
+            report
+                .current_directions
+                .iter()
+                .all(|direction| direction.as_deref() == Some("sendrecv")),
+            "{name}: {report:?}"
+        );
+    }
     Ok(())
 }
 
@@ -192,7 +250,8 @@ async fn third_person_is_told_the_room_is_full() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Hang up ends the call on both sides; then a new call works.
+/// Hang up ends the call on both sides (the old peer connection closed on each, none
+/// current); then a new call works, on a new peer connection.
 #[tokio::test]
 async fn hang_up_then_call_again() -> anyhow::Result<()> {
     let stack = Stack::start(StackOptions {
@@ -203,6 +262,17 @@ async fn hang_up_then_call_again() -> anyhow::Result<()> {
     let (alice, bob) = two_people_with_video(&stack).await?;
     alice.click("call").await?;
     assert_in_call(&alice, &bob).await?;
+    for person in [&alice, &bob] {
+        let kept = person
+            .eval("window.__oldPc = window.__peerConnection; return !!window.__oldPc;")
+            .await?;
+        assert_eq!(
+            kept.as_bool(),
+            Some(true),
+            "{}: no peer connection",
+            person.name
+        );
+    }
     alice.click("hang-up").await?;
     alice
         .wait_for(
@@ -216,8 +286,30 @@ async fn hang_up_then_call_again() -> anyhow::Result<()> {
     )
     .await?;
     bob.wait_text("They hung up.").await?;
+    for person in [&alice, &bob] {
+        person
+            .wait_for(
+                "return window.__oldPc.connectionState === 'closed' && window.__peerConnection === null;",
+                "the call's peer connection closed, and no other current",
+            )
+            .await?;
+    }
     bob.click("call").await?;
     assert_in_call(&alice, &bob).await?;
+    for person in [&alice, &bob] {
+        let fresh = person
+            .eval(
+                "const pc = window.__peerConnection; \
+                 return !!pc && pc !== window.__oldPc && pc.connectionState === 'connected';",
+            )
+            .await?;
+        assert_eq!(
+            fresh.as_bool(),
+            Some(true),
+            "{}: the new call is not on a new, connected peer connection",
+            person.name
+        );
+    }
     Ok(())
 }
 

@@ -5,8 +5,12 @@
 //! `{code, message, more_info, status}`.
 //!
 //! Tests script its behaviour (succeed, fail with 401/429/500, answer slowly) and read how many
-//! token requests it served. The TURN entries it hands out can be real: given a coturn shared
-//! secret it mints credentials that coturn accepts, as Twilio's own TURN servers would.
+//! token requests it served and how many tokens it issued: in process through
+//! [`TwilioStandIn`], or from another process with `GET /__standin/counts` (a path Twilio does
+//! not have, so the backend under test can never mistake it for the API). The TURN entries it
+//! hands out can be real: given a coturn shared secret it mints credentials that coturn accepts,
+//! as Twilio's own TURN servers would; their username then ends in [`STANDIN_USER`], so a test
+//! can tell them from credentials minted by anything else.
 
 use std::{
     net::SocketAddr,
@@ -23,12 +27,15 @@ use axum::{
     extract::{Path, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::any,
+    routing::{any, get},
 };
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use tokio::net::TcpListener;
+
+/// The user part of the TURN REST usernames the stand-in mints (`<expiry>:twilio-standin`).
+pub const STANDIN_USER: &str = "twilio-standin";
 
 /// What the next token requests get.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +106,8 @@ struct Shared {
     urls: IceUrls,
     behaviour: Mutex<Behaviour>,
     token_requests: AtomicUsize,
+    /// Requests answered `201` with a token.
+    tokens_issued: AtomicUsize,
     /// The `Ttl` of each successful request, in order (`None`: not sent).
     requested_ttls: Mutex<Vec<Option<u32>>>,
 }
@@ -112,6 +121,7 @@ impl TwilioStandIn {
             urls,
             behaviour: Mutex::new(Behaviour::Succeed),
             token_requests: AtomicUsize::new(0),
+            tokens_issued: AtomicUsize::new(0),
             requested_ttls: Mutex::default(),
         });
         let app = router(shared.clone());
@@ -149,6 +159,11 @@ impl TwilioStandIn {
         self.shared.token_requests.load(Ordering::SeqCst)
     }
 
+    /// How many tokens were issued (requests answered `201`).
+    pub fn tokens_issued(&self) -> usize {
+        self.shared.tokens_issued.load(Ordering::SeqCst)
+    }
+
     /// The `Ttl` form field of every authenticated token request, in order.
     pub fn requested_ttls(&self) -> Vec<Option<u32>> {
         lock(&self.shared.requested_ttls).clone()
@@ -164,6 +179,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/2010-04-01/Accounts/{file}/Tokens.json", any(tokens))
+        .route("/__standin/counts", get(counts))
         .fallback(|| async {
             twilio_error(
                 StatusCode::NOT_FOUND,
@@ -172,6 +188,19 @@ fn router(shared: Arc<Shared>) -> Router {
             )
         })
         .with_state(shared)
+}
+
+/// `GET /__standin/counts`: what the stand-in served, for tests in another process.
+async fn counts(State(shared): State<Arc<Shared>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({
+            "token_requests": shared.token_requests.load(Ordering::SeqCst),
+            "tokens_issued": shared.tokens_issued.load(Ordering::SeqCst),
+        })
+        .to_string(),
+    )
+        .into_response()
 }
 
 /// Twilio's error document.
@@ -250,6 +279,7 @@ async fn tokens(
         Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
     }
     let ttl = ttl.unwrap_or(86_400);
+    shared.tokens_issued.fetch_add(1, Ordering::SeqCst);
     (
         StatusCode::CREATED,
         [(header::CONTENT_TYPE, "application/json")],
@@ -294,7 +324,7 @@ fn token_json(shared: &Shared, ttl: u32) -> serde_json::Value {
         Some(secret) => {
             let expiry =
                 now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() + u64::from(ttl);
-            let username = format!("{expiry}:twilio-standin");
+            let username = format!("{expiry}:{STANDIN_USER}");
             let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
                 .expect("HMAC takes any key length");
             mac.update(username.as_bytes());
