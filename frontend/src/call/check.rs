@@ -1,7 +1,7 @@
 //! The connectivity check at `/check`, as plain Rust: what each result says, given what the
 //! browser measured, and the report a person copies to whoever helps them.
 //!
-//! The page ([`crate::pages::check`]) measures with [`crate::browser::check`] and renders the
+//! The page ([`crate::pages::CheckPage`]) measures with [`crate::browser::check`] and renders the
 //! [`Outcome`]s decided here.
 
 use std::fmt::Write;
@@ -111,7 +111,9 @@ pub fn signalling_outcome(result: Result<f64, String>) -> Outcome {
         ),
         Err(why) => Outcome::new(
             Verdict::Fail,
-            format!("The server could not be reached ({why}). Calls cannot start: check your internet connection, or try another network."),
+            format!(
+                "The server could not be reached ({why}). Calls cannot start: check your internet connection, or try another network."
+            ),
         ),
     }
 }
@@ -165,7 +167,9 @@ pub fn stun_outcome(candidates: Result<Vec<String>, String>) -> Outcome {
         ),
         Err(why) => Outcome::new(
             Verdict::Warn,
-            format!("The public address could not be looked up ({why}). A direct connection may still work on the same network."),
+            format!(
+                "The public address could not be looked up ({why}). A direct connection may still work on the same network."
+            ),
         ),
     }
 }
@@ -196,7 +200,9 @@ pub fn turn_outcome(
         ),
         Err(why) => Outcome::new(
             Verdict::Fail,
-            format!("The relay server answered (relay address {address}) but no data got through it ({why}). Calls across strict firewalls will fail: ask the operator to check the TURN server, or try another network."),
+            format!(
+                "The relay server answered (relay address {address}) but no data got through it ({why}). Calls across strict firewalls will fail: ask the operator to check the TURN server, or try another network."
+            ),
         ),
     }
 }
@@ -296,12 +302,14 @@ mod tests {
             })
         );
         assert_eq!(
-            parse_candidate("candidate:1 1 udp 1 2001:db8::1 9 typ host")
-                .map(|line| line.address),
+            parse_candidate("candidate:1 1 udp 1 2001:db8::1 9 typ host").map(|line| line.address),
             Some("[2001:db8::1]:9".into())
         );
         assert_eq!(parse_candidate("candidate:1 1 udp"), None);
-        assert_eq!(parse_candidate("candidate:1 1 udp 1 1.2.3.4 9 kind host"), None);
+        assert_eq!(
+            parse_candidate("candidate:1 1 udp 1 1.2.3.4 9 kind host"),
+            None
+        );
     }
 
     #[test]
@@ -383,7 +391,9 @@ mod tests {
             (CheckName::Stun, None),
         ]);
         assert!(report.contains("check-media: pass — Camera and microphone: "));
-        assert!(report.contains(&format!("check-turn: fail — Relay server (TURN): {NO_RELAY}")));
+        assert!(report.contains(&format!(
+            "check-turn: fail — Relay server (TURN): {NO_RELAY}"
+        )));
         assert!(report.contains("check-stun: running"));
     }
 }
