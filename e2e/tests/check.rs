@@ -66,8 +66,8 @@ async fn assert_report(browser: &Browser, results: &[(String, String)]) -> anyho
     Ok(())
 }
 
-/// With coturn answering STUN and TURN, every line is green: the preview plays, the meter
-/// exists, the server answers pings, STUN shows an address and data goes through the relay.
+/// With coturn answering STUN and TURN, every line but STUN is green (see below): the preview
+/// plays, the meter exists, the server answers pings and data goes through the relay.
 #[tokio::test]
 async fn every_check_passes_with_a_working_turn_server() -> anyhow::Result<()> {
     let stack = Stack::start(StackOptions {
@@ -77,17 +77,24 @@ async fn every_check_passes_with_a_working_turn_server() -> anyhow::Result<()> {
     .await?;
     let (browser, results) = run_check(&stack, true).await?;
     for (name, (result, text)) in NAMES.iter().zip(&results) {
-        assert_eq!(result, "pass", "#check-{name}: {text}");
+        if *name != "stun" {
+            assert_eq!(result, "pass", "#check-{name}: {text}");
+        }
     }
+    // coturn answers the STUN binding, but on loopback the reflexive address is the host
+    // address itself, and Chromium drops a server-reflexive candidate equal to a host one: no
+    // srflx candidate exists here, so the honest result is amber, saying that a direct
+    // connection may still work (the pass with an address is covered by host tests).
+    assert_eq!(results[2].0, "warn", "#check-stun: {}", results[2].1);
+    assert!(
+        results[2].1.contains("same network"),
+        "#check-stun: {}",
+        results[2].1
+    );
     assert!(
         results[1].1.contains(" ms"),
         "the round-trip time: {}",
         results[1].1
-    );
-    assert!(
-        results[2].1.contains("127.0.0.1:"),
-        "the public address: {}",
-        results[2].1
     );
     assert!(
         results[3].1.contains(" ms"),
