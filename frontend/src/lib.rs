@@ -22,9 +22,10 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
-use crate::pages::{HomePage, NotFound, RoomPage};
+use crate::pages::{CheckPage, HomePage, NotFound, RoomPage};
 
-/// The whole app: `/` starts or joins a room, `/room/<name>` is the room.
+/// The whole app: `/` starts or joins a room, `/room/<name>` is the room, `/check` tests the
+/// connection.
 #[component]
 pub fn App() -> impl IntoView {
     view! {
@@ -32,6 +33,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=path!("/") view=HomePage/>
                 <Route path=path!("/room/:name") view=RoomPage/>
+                <Route path=path!("/check") view=CheckPage/>
             </Routes>
         </Router>
     }

@@ -69,6 +69,10 @@ pub fn HomePage() -> impl IntoView {
                     {move || name_error.get()}
                 </p>
             </form>
+            <p class="note">
+                "Trouble with calls? "
+                <a id="check-link" href="/check">"Run the connection check"</a>
+            </p>
         </main>
     }
 }

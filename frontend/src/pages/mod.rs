@@ -1,9 +1,11 @@
-//! One component per route: the start page, a room, and "not found".
+//! One component per route: the start page, a room, the connection check, and "not found".
 
+mod check;
 mod home;
 mod not_found;
 mod room;
 
+pub use check::CheckPage;
 pub use home::HomePage;
 pub use not_found::NotFound;
 pub use room::RoomPage;

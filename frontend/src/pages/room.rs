@@ -123,6 +123,11 @@ fn Room(room: RoomName) -> impl IntoView {
             // controls, so that the buttons never move under the person's pointer: when the
             // share panel above them vanished as the other person arrived, a press aimed at
             // Get Video while the page loaded landed beside it (issue 7, "a lost click").
+            <p id="check-hint" class="note" hidden=move || ui.phase.get() != Some(CallPhase::Failed)>
+                <a id="check-link" href="/check">
+                    "The call could not connect — run the connection check"
+                </a>
+            </p>
             <p id="peer-left-note" class="note" hidden=move || !left_note()>
                 "The other person left."
             </p>
