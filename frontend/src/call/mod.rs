@@ -7,6 +7,7 @@
 
 pub mod backoff;
 pub mod candidates;
+pub mod controls;
 pub mod ice_state;
 pub mod media_problem;
 pub mod negotiation;
