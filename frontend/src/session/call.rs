@@ -105,6 +105,13 @@ impl Call {
         self.peer.replace_video_track(track);
     }
 
+    /// Makes sure the first offer has a video section even with the camera off, so turning it
+    /// on needs no new offer. Only for the caller: a transceiver added before the other side's
+    /// offer would not be matched to it and would itself need an offer.
+    pub(super) fn ensure_video(&self) {
+        self.peer.ensure_video_transceiver();
+    }
+
     /// How many remote candidates wait for the remote description.
     #[cfg(feature = "test-hooks")]
     pub(super) fn pending_remote_candidates(&self) -> usize {
@@ -142,9 +149,6 @@ impl Session {
         if let Some(media) = &state.media {
             peer.add_tracks(&media.tracks(), media.stream());
         }
-        // With the camera off there is no video track: a video transceiver all the same, so
-        // turning the camera on needs no new offer.
-        peer.ensure_video_transceiver();
         let channel = DataChannel::negotiated(peer.raw(), {
             let this = self.this.clone();
             let key = key.clone();

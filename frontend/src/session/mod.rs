@@ -287,8 +287,12 @@ impl Session {
             }
             state.room.other().cloned()
         };
-        if let Some(other) = other {
-            self.begin_call(other);
+        if let Some(other) = other
+            && self.begin_call(other.clone()).is_some()
+            && let Some(call) = self.state.borrow().calls.get(&other)
+        {
+            // `negotiationneeded` fires as a later task: this still goes in the first offer.
+            call.ensure_video();
         }
     }
 
