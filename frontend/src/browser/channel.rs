@@ -8,7 +8,7 @@ use std::cell::RefCell;
 
 use gloo_events::EventListener;
 use shared::{DATA_CHANNEL_ID, DATA_CHANNEL_LABEL, PeerMessage};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
 use web_sys::{
     MessageEvent, RtcDataChannel, RtcDataChannelInit, RtcDataChannelState, RtcPeerConnection,
 };
@@ -73,7 +73,7 @@ impl DataChannel {
         match self.channel.send_with_str(&message.to_json()) {
             Ok(()) => true,
             Err(error) => {
-                super::warn("could not send on the data channel", &JsValue::from(error));
+                super::warn("could not send on the data channel", &error);
                 false
             }
         }
