@@ -27,7 +27,7 @@ use std::{
 use anyhow::{Context, bail};
 
 pub use browser::{Browser, BrowserOptions, CallStats};
-pub use media::wait_media_flowing;
+pub use media::{MIN_ENERGY_RISE, wait_media_flowing};
 pub use probe::{Probe, ProbeReport};
 pub use process::{Backend, Chromedriver, Coturn, Redis, TwilioProcess};
 

@@ -28,7 +28,7 @@ struct Counter {
 /// The least rise of `totalAudioEnergy` that counts as sound. Measured here: one beep of the
 /// fake microphone adds about 0.027, while a muted microphone (or the gap between beeps) still
 /// adds about 1e-8 of decoding noise, so "rose at all" would pass with no sound.
-const MIN_ENERGY_RISE: f64 = 0.001;
+pub const MIN_ENERGY_RISE: f64 = 0.001;
 
 /// Exact for the counters of a test call (far below 2^53).
 fn float(count: u64) -> f64 {

@@ -5,7 +5,8 @@
 //! other's messages:
 //!
 //! - [`ClientMessage`]: browser → server;
-//! - [`ServerMessage`]: server → browser.
+//! - [`ServerMessage`]: server → browser;
+//! - [`PeerMessage`]: browser ↔ browser, over the call's data channel (not through the server).
 //!
 //! Unknown fields are ignored (so an older server accepts a newer client's extras); an unknown
 //! `type` fails to parse and the server answers with an [`ErrorCode::BadMessage`] error.
@@ -16,7 +17,9 @@
 mod ice;
 mod ids;
 mod messages;
+mod peer;
 
 pub use ice::{IceCandidate, IceServer, IceTransportPolicy};
 pub use ids::{InvalidRoomName, PeerId, RoomName};
 pub use messages::{ClientMessage, ErrorCode, ParseError, ServerMessage};
+pub use peer::{DATA_CHANNEL_ID, DATA_CHANNEL_LABEL, PEER_PROTOCOL_VERSION, PeerMessage};

@@ -4,7 +4,7 @@
 
 use shared::{
     ClientMessage, ErrorCode, IceCandidate, IceServer, IceTransportPolicy, ParseError, PeerId,
-    RoomName, ServerMessage,
+    PeerMessage, RoomName, ServerMessage,
 };
 
 fn room(name: &str) -> RoomName {
@@ -183,6 +183,47 @@ fn server_examples() -> Vec<(ServerMessage, &'static str)> {
     ]
 }
 
+/// Every data-channel message, next to the exact JSON it has on the wire.
+fn peer_examples() -> Vec<(PeerMessage, &'static str)> {
+    vec![
+        (
+            PeerMessage::state(false, false),
+            r#"{"type":"state","v":1,"muted":false,"camera_off":false}"#,
+        ),
+        (
+            PeerMessage::state(true, true),
+            r#"{"type":"state","v":1,"muted":true,"camera_off":true}"#,
+        ),
+    ]
+}
+
+/// Each data-channel message serializes to exactly its pinned JSON and parses back to itself.
+#[test]
+fn peer_messages_round_trip_to_pinned_json() {
+    for (message, json) in peer_examples() {
+        assert_eq!(message.to_json(), json);
+        assert_eq!(PeerMessage::parse(json), Some(message));
+    }
+}
+
+/// Another version, an unknown type or a wrong shape is ignored, not misread.
+#[test]
+fn peer_messages_of_other_versions_are_ignored() {
+    for ignored in [
+        r#"{"type":"state","v":2,"muted":true,"camera_off":true}"#,
+        r#"{"type":"state","muted":true,"camera_off":true}"#,
+        r#"{"type":"dance","v":1}"#,
+        r#"{"type":"state","v":1,"muted":"yes","camera_off":true}"#,
+        "not json",
+    ] {
+        assert_eq!(PeerMessage::parse(ignored), None, "{ignored}");
+    }
+    assert_eq!(
+        PeerMessage::parse(r#"{"type":"state","v":1,"muted":true,"camera_off":false,"x":0}"#),
+        Some(PeerMessage::state(true, false))
+    );
+}
+
 /// Each client message serializes to exactly its pinned JSON and parses back to itself.
 #[test]
 fn client_messages_round_trip_to_pinned_json() {
@@ -274,6 +315,7 @@ fn protocol_md_examples_are_exact() {
     let doc = include_str!("../../PROTOCOL.md");
     let mut client_types = std::collections::BTreeSet::new();
     let mut server_types = std::collections::BTreeSet::new();
+    let mut peer_types = std::collections::BTreeSet::new();
     for line in doc.lines() {
         let line = line.trim();
         if let Some((_, json)) = line.split_once("C→S ") {
@@ -285,8 +327,17 @@ fn protocol_md_examples_are_exact() {
                 serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"));
             assert_eq!(serde_json::to_string(&message).expect("serializes"), json);
             server_types.insert(type_of(json));
+        } else if let Some((_, json)) = line.split_once("P→P ") {
+            let message = PeerMessage::parse(json).unwrap_or_else(|| panic!("{json}"));
+            assert_eq!(message.to_json(), json);
+            peer_types.insert(type_of(json));
         }
     }
+    let all_peer: std::collections::BTreeSet<_> = peer_examples()
+        .iter()
+        .map(|(_, json)| type_of(json))
+        .collect();
+    assert_eq!(peer_types, all_peer, "PROTOCOL.md misses a peer message");
     let all_client: std::collections::BTreeSet<_> = client_examples()
         .iter()
         .map(|(_, json)| type_of(json))

@@ -33,6 +33,27 @@ impl LocalMedia {
     pub fn tracks(&self) -> Vec<MediaStreamTrack> {
         tracks_of(&self.stream)
     }
+
+    /// Mutes or unmutes the microphone: the audio tracks' `enabled` (they keep being sent,
+    /// silent, so nothing is renegotiated).
+    pub fn set_muted(&self, muted: bool) {
+        for track in self.tracks().iter().filter(|track| track.kind() == "audio") {
+            track.set_enabled(!muted);
+        }
+    }
+
+    /// Stops the camera (its light goes off) and takes its tracks out of the stream.
+    pub fn stop_camera(&self) {
+        for track in self.tracks().iter().filter(|track| track.kind() == "video") {
+            track.stop();
+            self.stream.remove_track(track);
+        }
+    }
+
+    /// Adds a new camera track to the stream (the preview shows it).
+    pub fn add_camera(&self, track: &MediaStreamTrack) {
+        self.stream.add_track(track);
+    }
 }
 
 impl Drop for LocalMedia {
@@ -65,6 +86,16 @@ pub async fn open_camera_and_microphone() -> Result<LocalMedia, MediaProblem> {
         }
     }
     Err(last_problem)
+}
+
+/// Asks for the camera alone (turning it back on): its video track.
+pub async fn open_camera() -> Result<MediaStreamTrack, MediaProblem> {
+    let devices = media_devices().ok_or(MediaProblem::Insecure)?;
+    let stream = get_user_media(&devices, false, true).await?;
+    tracks_of(&stream)
+        .into_iter()
+        .next()
+        .ok_or(MediaProblem::NoDevice)
 }
 
 /// `navigator.mediaDevices`, absent outside secure contexts.

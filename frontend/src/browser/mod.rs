@@ -5,6 +5,7 @@
 //! only has to drop them. No call logic lives here: decisions are in [`crate::call`], and
 //! [`crate::session`] wires the two together.
 
+pub mod channel;
 pub mod check;
 pub mod location;
 pub mod media;

@@ -17,8 +17,8 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcBundlePolicy, RtcConfiguration, RtcIceCandidate,
     RtcIceCandidateInit, RtcIceServer, RtcIceTransportPolicy, RtcPeerConnection,
-    RtcPeerConnectionIceEvent, RtcRtpSender, RtcSdpType, RtcSessionDescriptionInit,
-    RtcSignalingState, RtcStatsReport, RtcTrackEvent,
+    RtcPeerConnectionIceEvent, RtcRtpSender, RtcRtpTransceiver, RtcRtpTransceiverDirection,
+    RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState, RtcStatsReport, RtcTrackEvent,
 };
 
 use crate::call::ice_state::IceConnectionState;
@@ -137,6 +137,48 @@ impl PeerConnection {
                 self.pc.add_track_0(track, stream);
             }
         }
+    }
+
+    /// Makes sure a video transceiver exists (sending nothing while the camera is off), so the
+    /// camera can be turned on later by `replaceTrack`, without renegotiation.
+    pub fn ensure_video_transceiver(&self) {
+        if self.video_transceiver().is_none() {
+            self.pc.add_transceiver_with_str("video");
+        }
+    }
+
+    /// Sends `track` (or nothing, with `None`) on the video sender by `replaceTrack`: no
+    /// renegotiation — unless this side answered a call while its camera was off, when the
+    /// video transceiver only receives: then it is made to send, which renegotiates.
+    pub fn replace_video_track(&self, track: Option<&MediaStreamTrack>) {
+        let Some(transceiver) = self.video_transceiver() else {
+            return;
+        };
+        if track.is_some()
+            && matches!(
+                transceiver.direction(),
+                RtcRtpTransceiverDirection::Recvonly | RtcRtpTransceiverDirection::Inactive
+            )
+        {
+            transceiver.set_direction(RtcRtpTransceiverDirection::Sendrecv);
+        }
+        let sender = transceiver.sender();
+        let promise = sender.replace_track(track);
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(error) = JsFuture::from(promise).await {
+                super::warn("replaceTrack failed", &error);
+            }
+        });
+    }
+
+    /// The video transceiver (found by its receiver's kind, which stays set while the sender
+    /// has no track).
+    fn video_transceiver(&self) -> Option<RtcRtpTransceiver> {
+        self.pc
+            .get_transceivers()
+            .iter()
+            .map(JsCast::unchecked_into::<RtcRtpTransceiver>)
+            .find(|transceiver| transceiver.receiver().track().kind() == "video")
     }
 
     /// Whether the signalling state is `stable` (no offer outstanding).

@@ -8,6 +8,7 @@
 pub mod backoff;
 pub mod candidates;
 pub mod check;
+pub mod controls;
 pub mod ice_state;
 pub mod media_problem;
 pub mod negotiation;

@@ -8,8 +8,10 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use shared::RoomName;
+use wasm_bindgen::JsCast;
 
 use crate::browser::location::room_link;
+use crate::call::controls::{Toggle, shortcut, takes_text};
 use crate::call::status::{CallPhase, Presence};
 use crate::components::{MediaError, ShareLink, StatusLine};
 use crate::session::Session;
@@ -45,6 +47,24 @@ fn Room(room: RoomName) -> impl IntoView {
         session.try_with_value(|session| session.stop());
     });
 
+    // Keyboard shortcuts: `m` mutes, `v` turns the camera off, except while typing.
+    let keys = window_event_listener(leptos::ev::keydown, move |event| {
+        let typing = event
+            .target()
+            .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|element| {
+                takes_text(
+                    &element.tag_name(),
+                    element.has_attribute("contenteditable"),
+                )
+            });
+        let modified = event.ctrl_key() || event.alt_key() || event.meta_key();
+        if let Some(toggle) = shortcut(&event.key(), modified, typing) {
+            session.with_value(|session| session.toggle(toggle));
+        }
+    });
+    on_cleanup(move || keys.remove());
+
     let status = Memo::new(move |_| ui.status());
     let presence = ui.presence;
     let show_share = move || {
@@ -66,6 +86,17 @@ fn Room(room: RoomName) -> impl IntoView {
             <section class="videos">
                 <figure class="video remote">
                     <video id="remote-video" node_ref=ui.remote_video autoplay=true playsinline=true></video>
+                    <div
+                        id="remote-camera-off"
+                        class="camera-off-placeholder"
+                        hidden=move || !ui.remote_controls.get().camera_off
+                    >
+                        <span class="initial" aria-hidden="true">{move || ui.remote_initial.get()}</span>
+                        <span>"Their camera is off"</span>
+                    </div>
+                    <p id="remote-muted" class="remote-muted" hidden=move || !ui.remote_controls.get().muted>
+                        "Their microphone is off"
+                    </p>
                     <figcaption>"Them"</figcaption>
                 </figure>
                 <figure class="video local">
@@ -110,6 +141,26 @@ fn Room(room: RoomName) -> impl IntoView {
                     "Hang up"
                 </button>
                 <button
+                    id="mute"
+                    type="button"
+                    aria-pressed=move || pressed(ui.controls.get().muted)
+                    aria-keyshortcuts="M"
+                    title="Turn your microphone off or on (M)"
+                    on:click=move |_| session.with_value(|session| session.toggle(Toggle::Mute))
+                >
+                    "Mute"
+                </button>
+                <button
+                    id="camera-off"
+                    type="button"
+                    aria-pressed=move || pressed(ui.controls.get().camera_off)
+                    aria-keyshortcuts="V"
+                    title="Turn your camera off or on (V)"
+                    on:click=move |_| session.with_value(|session| session.toggle(Toggle::Camera))
+                >
+                    "Camera off"
+                </button>
+                <button
                     id="retry-call"
                     type="button"
                     hidden=move || ui.phase.get() != Some(CallPhase::Failed)
@@ -150,4 +201,9 @@ fn Room(room: RoomName) -> impl IntoView {
             />
         </main>
     }
+}
+
+/// `aria-pressed`'s value.
+fn pressed(on: bool) -> &'static str {
+    if on { "true" } else { "false" }
 }

@@ -15,14 +15,16 @@ use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use shared::{ClientMessage, PeerId};
 use wasm_bindgen_futures::spawn_local;
-use web_sys::MediaStream;
+use web_sys::{MediaStream, MediaStreamTrack};
 
 use super::Session;
 use super::link::Transport;
+use crate::browser::channel::{ChannelEvent, DataChannel};
 use crate::browser::media::{LocalMedia, show_stream};
 use crate::browser::peer::{PeerConnection, PeerEvent};
 use crate::browser::warn;
 use crate::call::candidates::{Candidate, LocalCandidates, RemoteCandidates};
+use crate::call::controls::{Controls, RemoteControls, initial};
 use crate::call::negotiation::{Decision, DescriptionKind, Negotiation, Role};
 use crate::call::status::CallPhase;
 
@@ -40,6 +42,8 @@ pub(super) struct Call {
     negotiation: Negotiation,
     local_candidates: LocalCandidates,
     remote_candidates: RemoteCandidates,
+    /// The negotiated data channel: the controls' state goes both ways on it.
+    channel: DataChannel,
 }
 
 /// Names one call: the other person, and which of the calls with them.
@@ -90,6 +94,24 @@ impl Call {
         send_candidates(transport, ready, other);
     }
 
+    /// Tells the other side the state of the controls, if the channel is open (when it opens,
+    /// the state goes anyway).
+    pub(super) fn send_controls(&self, controls: Controls) {
+        self.channel.send(&controls.message());
+    }
+
+    /// Sends `track` (or nothing) as the video, without renegotiation.
+    pub(super) fn replace_video(&self, track: Option<&MediaStreamTrack>) {
+        self.peer.replace_video_track(track);
+    }
+
+    /// Makes sure the first offer has a video section even with the camera off, so turning it
+    /// on needs no new offer. Only for the caller: a transceiver added before the other side's
+    /// offer would not be matched to it and would itself need an offer.
+    pub(super) fn ensure_video(&self) {
+        self.peer.ensure_video_transceiver();
+    }
+
     /// How many remote candidates wait for the remote description.
     #[cfg(feature = "test-hooks")]
     pub(super) fn pending_remote_candidates(&self) -> usize {
@@ -127,6 +149,15 @@ impl Session {
         if let Some(media) = &state.media {
             peer.add_tracks(&media.tracks(), media.stream());
         }
+        let channel = DataChannel::negotiated(peer.raw(), {
+            let this = self.this.clone();
+            let key = key.clone();
+            move |event| {
+                if let Some(session) = this.upgrade() {
+                    session.on_channel_event(&key, event);
+                }
+            }
+        });
         #[cfg(feature = "test-hooks")]
         super::hooks::set_peer_connection(Some(&peer));
         let signalling_up = state.link_up();
@@ -138,9 +169,14 @@ impl Session {
                 negotiation: Negotiation::new(role),
                 local_candidates: LocalCandidates::new(signalling_up),
                 remote_candidates: RemoteCandidates::default(),
+                channel,
             },
         );
         drop(state);
+        self.ui
+            .remote_initial
+            .set(initial(Some(key.other.as_str())));
+        self.ui.remote_controls.set(RemoteControls::default());
         self.ui.phase.set(Some(CallPhase::Connecting));
         self.ui.peer_left.set(false);
         Some(key)
@@ -166,6 +202,7 @@ impl Session {
         // Async steps may still hold a peer connection: close it rather than wait for the
         // last `Rc`.
         for call in calls.values() {
+            call.channel.close();
             call.peer.close();
         }
         #[cfg(feature = "test-hooks")]
@@ -174,6 +211,24 @@ impl Session {
             show_stream(&video, None);
         }
         self.ui.phase.set(None);
+        self.ui.remote_controls.set(RemoteControls::default());
+    }
+
+    /// The data channel opened (each side then sends its state) or said something.
+    fn on_channel_event(&self, key: &CallKey, event: ChannelEvent) {
+        match event {
+            ChannelEvent::Open => {
+                let controls = self.state.borrow().controls;
+                self.with_call(key, |call, _| call.send_controls(controls));
+            }
+            ChannelEvent::Text(text) => {
+                if self.with_call(key, |_, _| ()).is_some()
+                    && let Some(remote) = RemoteControls::from_text(&text)
+                {
+                    self.ui.remote_controls.set(remote);
+                }
+            }
+        }
     }
 
     /// Runs `f` on the call `key`, if it is still running, with the link to send on.

@@ -34,8 +34,9 @@ use shared::{ClientMessage, PeerId, RoomName, ServerMessage};
 use wasm_bindgen_futures::spawn_local;
 
 use crate::browser::location::signalling_url;
-use crate::browser::media::{LocalMedia, open_camera_and_microphone, show_stream};
+use crate::browser::media::{LocalMedia, open_camera, open_camera_and_microphone, show_stream};
 use crate::browser::peer::IceConfig;
+use crate::call::controls::{Controls, Toggle};
 use crate::call::room::{Action, RoomState};
 use crate::call::status::{CallPhase, Presence};
 
@@ -56,6 +57,10 @@ struct State {
     calls: BTreeMap<PeerId, Call>,
     /// Tells a call from an earlier one with the same person.
     next_generation: u64,
+    /// The microphone and camera buttons; applied to `media` and told to the other side.
+    controls: Controls,
+    /// True while the camera is being turned back on (`getUserMedia` pending).
+    camera_pending: bool,
 }
 
 impl State {
@@ -109,6 +114,8 @@ impl Session {
                 media: None,
                 calls: BTreeMap::new(),
                 next_generation: 0,
+                controls: Controls::default(),
+                camera_pending: false,
             }),
         });
         let transport: Rc<dyn Transport> = connect(LinkEvents(Rc::downgrade(&session)));
@@ -254,6 +261,10 @@ impl Session {
         }
         let old = {
             let mut state = self.state.borrow_mut();
+            media.set_muted(state.controls.muted);
+            if state.controls.camera_off {
+                media.stop_camera();
+            }
             for call in state.calls.values() {
                 call.add_tracks(&media);
             }
@@ -276,8 +287,95 @@ impl Session {
             }
             state.room.other().cloned()
         };
-        if let Some(other) = other {
-            self.begin_call(other);
+        if let Some(other) = other
+            && self.begin_call(other.clone()).is_some()
+            && let Some(call) = self.state.borrow().calls.get(&other)
+        {
+            // `negotiationneeded` fires as a later task: this still goes in the first offer.
+            call.ensure_video();
+        }
+    }
+
+    /// Turns the microphone or the camera off or on, and tells the other side. Muting sets the
+    /// audio track's `enabled`; the camera is stopped (its light goes off) and the video sender
+    /// sends nothing, then a new camera track is asked for and put in its place. Neither needs
+    /// a new offer.
+    pub fn toggle(&self, toggle: Toggle) {
+        let mut state = self.state.borrow_mut();
+        let next = state.controls.toggled(toggle);
+        match toggle {
+            Toggle::Mute => {
+                if let Some(media) = &state.media {
+                    media.set_muted(next.muted);
+                }
+            }
+            Toggle::Camera if next.camera_off => {
+                if let Some(media) = &state.media {
+                    media.stop_camera();
+                }
+                for call in state.calls.values() {
+                    call.replace_video(None);
+                }
+            }
+            Toggle::Camera => {
+                if state.camera_pending {
+                    return;
+                }
+                if state.media.is_some() {
+                    // Stays off until the camera is back.
+                    state.camera_pending = true;
+                    drop(state);
+                    self.turn_camera_on();
+                    return;
+                }
+            }
+        }
+        state.controls = next;
+        drop(state);
+        self.controls_changed(next);
+    }
+
+    /// Asks for the camera again and sends it in place of nothing.
+    fn turn_camera_on(&self) {
+        let this = self.this.clone();
+        spawn_local(async move {
+            let opened = open_camera().await;
+            let Some(session) = this.upgrade() else {
+                if let Ok(track) = opened {
+                    track.stop();
+                }
+                return;
+            };
+            let mut state = session.state.borrow_mut();
+            state.camera_pending = false;
+            let track = match opened {
+                Ok(track) => track,
+                Err(problem) => {
+                    drop(state);
+                    session.ui.media_problem.set(Some(problem));
+                    return;
+                }
+            };
+            let Some(media) = &state.media else {
+                track.stop();
+                return;
+            };
+            media.add_camera(&track);
+            for call in state.calls.values() {
+                call.replace_video(Some(&track));
+            }
+            state.controls.camera_off = false;
+            let controls = state.controls;
+            drop(state);
+            session.controls_changed(controls);
+        });
+    }
+
+    /// Shows the new state of the controls and tells the other side.
+    fn controls_changed(&self, controls: Controls) {
+        self.ui.controls.set(controls);
+        for call in self.state.borrow().calls.values() {
+            call.send_controls(controls);
         }
     }
 

@@ -8,6 +8,7 @@
 use leptos::html::Video;
 use leptos::prelude::*;
 
+use crate::call::controls::{Controls, RemoteControls};
 use crate::call::media_problem::MediaProblem;
 use crate::call::room::Notice;
 use crate::call::status::{CallPhase, Presence, Status};
@@ -25,6 +26,12 @@ pub(super) struct SessionUi {
     pub(super) notice: RwSignal<Option<Notice>>,
     /// Set when the other person left, cleared when a new call starts.
     pub(super) peer_left: RwSignal<bool>,
+    /// The microphone and camera buttons.
+    pub(super) controls: RwSignal<Controls>,
+    /// What the other person last said of their controls (reset when a call begins or ends).
+    pub(super) remote_controls: RwSignal<RemoteControls>,
+    /// The letter shown in place of their video while their camera is off.
+    pub(super) remote_initial: RwSignal<String>,
     pub(super) local_video: NodeRef<Video>,
     pub(super) remote_video: NodeRef<Video>,
 }
@@ -40,6 +47,9 @@ impl SessionUi {
             media_problem: RwSignal::new(None),
             notice: RwSignal::new(None),
             peer_left: RwSignal::new(false),
+            controls: RwSignal::new(Controls::default()),
+            remote_controls: RwSignal::new(RemoteControls::default()),
+            remote_initial: RwSignal::new("?".to_owned()),
             local_video: NodeRef::new(),
             remote_video: NodeRef::new(),
         }
@@ -54,6 +64,9 @@ impl SessionUi {
             media_problem: self.media_problem.read_only(),
             notice: self.notice.read_only(),
             peer_left: self.peer_left.read_only(),
+            controls: self.controls.read_only(),
+            remote_controls: self.remote_controls.read_only(),
+            remote_initial: self.remote_initial.read_only(),
             local_video: self.local_video,
             remote_video: self.remote_video,
         }
@@ -73,6 +86,12 @@ pub struct SessionView {
     pub notice: ReadSignal<Option<Notice>>,
     /// Set when the other person left, cleared when a new call starts.
     pub peer_left: ReadSignal<bool>,
+    /// The microphone and camera buttons.
+    pub controls: ReadSignal<Controls>,
+    /// What the other person last said of their controls.
+    pub remote_controls: ReadSignal<RemoteControls>,
+    /// The letter shown in place of their video while their camera is off.
+    pub remote_initial: ReadSignal<String>,
     /// Bound to `#local-video` by the page; the session shows the camera in it.
     pub local_video: NodeRef<Video>,
     /// Bound to `#remote-video` by the page; the session shows the other person in it.
