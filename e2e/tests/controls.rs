@@ -77,6 +77,36 @@ async fn wait_window(
     }
 }
 
+/// Silence proven, not found: after `DRAIN` for audio already in flight, two windows in a
+/// row must both be quiet, and the first such pair must come within three tries. Polling
+/// for *any* quiet window would also pass with a broken mute (the fake microphone's beeps are
+/// not strictly regular on a loaded machine).
+async fn wait_silence(person: &Browser, what: &str) -> anyhow::Result<()> {
+    /// Longer than the receiver's jitter buffer.
+    const DRAIN: Duration = Duration::from_millis(1000);
+    tokio::time::sleep(DRAIN).await;
+    let mut quiet_in_a_row = 0;
+    let mut last = person.stats().await?;
+    for _ in 0..3 {
+        tokio::time::sleep(WINDOW).await;
+        let now = person.stats().await?;
+        quiet_in_a_row = if silent(&last, &now) {
+            quiet_in_a_row + 1
+        } else {
+            0
+        };
+        if quiet_in_a_row == 2 {
+            return Ok(());
+        }
+        last = now;
+    }
+    anyhow::bail!(
+        "{}: {what}: no two quiet windows of {WINDOW:?} in a row within three\n{}",
+        person.name,
+        person.diagnostics().await
+    )
+}
+
 fn silent(before: &CallStats, after: &CallStats) -> bool {
     after.audio_energy - before.audio_energy < MIN_ENERGY_RISE
         && after.audio_packets_received > before.audio_packets_received
@@ -136,7 +166,7 @@ async fn muting_silences_the_other_side_and_shows_it() -> anyhow::Result<()> {
     alice
         .wait_for(&shown("remote-muted"), "the mute indicator")
         .await?;
-    wait_window(&alice, "silence from Bob", silent).await?;
+    wait_silence(&alice, "silence from Bob").await?;
 
     press_key(&bob, "m").await?;
     bob.wait_for(&pressed("mute", false), "Mute released by `m`")
@@ -192,7 +222,7 @@ async fn muting_before_the_call_is_told_when_it_starts() -> anyhow::Result<()> {
     alice
         .wait_for(&shown("remote-muted"), "the mute indicator")
         .await?;
-    wait_window(&alice, "silence from Bob", silent).await?;
+    wait_silence(&alice, "silence from Bob").await?;
     Ok(())
 }
 
