@@ -221,6 +221,17 @@ impl Browser {
         .await
     }
 
+    /// Opens `room` and presses Get Video, until this person sees their own preview.
+    pub async fn join_with_video(&self, room: &str) -> anyhow::Result<()> {
+        self.goto(room).await?;
+        self.click("get-video").await?;
+        self.wait_for(
+            "const v = document.getElementById('local-video'); return !!v && v.videoWidth > 0;",
+            "local preview",
+        )
+        .await
+    }
+
     /// Clicks the element with this id once it exists and is enabled.
     pub async fn click(&self, id: &str) -> anyhow::Result<()> {
         self.wait_enabled(id).await?;

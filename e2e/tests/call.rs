@@ -14,14 +14,7 @@ async fn two_people_with_video(stack: &Stack) -> anyhow::Result<(Browser, Browse
 /// Both open `room` and press Get Video, until each sees their own preview.
 async fn join_with_video(room: &str, alice: &Browser, bob: &Browser) -> anyhow::Result<()> {
     for person in [alice, bob] {
-        person.goto(room).await?;
-        person.click("get-video").await?;
-        person
-            .wait_for(
-                "const v = document.getElementById('local-video'); return !!v && v.videoWidth > 0;",
-                "local preview",
-            )
-            .await?;
+        person.join_with_video(room).await?;
     }
     Ok(())
 }

@@ -26,14 +26,7 @@ async fn call(stack: &Stack) -> anyhow::Result<(Browser, Browser)> {
     }
     let room = stack.new_room_url();
     for person in [&alice, &bob] {
-        person.goto(&room).await?;
-        person.click("get-video").await?;
-        person
-            .wait_for(
-                "const v = document.getElementById('local-video'); return !!v && v.videoWidth > 0;",
-                "local preview",
-            )
-            .await?;
+        person.join_with_video(&room).await?;
     }
     alice.click("call").await?;
     for person in [&alice, &bob] {
