@@ -1,9 +1,13 @@
 //! Pieces of the room page. Each renders signals it is handed; none owns browser objects.
 
+mod control_button;
+mod icon;
 mod media_error;
 mod share_link;
 mod status_line;
 
+pub use control_button::ControlButton;
+pub use icon::{Icon, IconView};
 pub use media_error::MediaError;
 pub use share_link::ShareLink;
 pub use status_line::StatusLine;

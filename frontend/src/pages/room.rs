@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use crate::browser::location::room_link;
 use crate::call::controls::{Toggle, shortcut, takes_text};
 use crate::call::status::{CallPhase, Presence};
-use crate::components::{MediaError, ShareLink, StatusLine};
+use crate::components::{ControlButton, Icon, MediaError, ShareLink, StatusLine};
 use crate::session::Session;
 
 /// Validates the name in the address, then shows the room (or why the name is wrong).
@@ -83,91 +83,91 @@ fn Room(room: RoomName) -> impl IntoView {
                 <StatusLine status/>
             </header>
 
-            <section class="videos">
-                <figure class="video remote">
-                    <video id="remote-video" node_ref=ui.remote_video autoplay=true playsinline=true></video>
-                    <div
-                        id="remote-camera-off"
-                        class="camera-off-placeholder"
-                        hidden=move || !ui.remote_controls.get().camera_off
-                    >
-                        <span class="initial" aria-hidden="true">{move || ui.remote_initial.get()}</span>
-                        <span>"Their camera is off"</span>
-                    </div>
-                    <p id="remote-muted" class="remote-muted" hidden=move || !ui.remote_controls.get().muted>
-                        "Their microphone is off"
-                    </p>
-                    <figcaption>"Them"</figcaption>
-                </figure>
-                <figure class="video local">
-                    <video
-                        id="local-video"
-                        class="mirrored"
-                        node_ref=ui.local_video
-                        autoplay=true
-                        playsinline=true
-                        muted=true
-                        prop:muted=true
-                    ></video>
-                    <figcaption>"You"</figcaption>
-                </figure>
-            </section>
+            <div class="stage">
+                <section class="videos" aria-label="Videos">
+                    <figure class="video remote">
+                        <video id="remote-video" node_ref=ui.remote_video autoplay=true playsinline=true></video>
+                        <div
+                            id="remote-camera-off"
+                            class="camera-off-placeholder"
+                            hidden=move || !ui.remote_controls.get().camera_off
+                        >
+                            <span class="initial" aria-hidden="true">{move || ui.remote_initial.get()}</span>
+                            <span>"Their camera is off"</span>
+                        </div>
+                        <p id="remote-muted" class="remote-muted" hidden=move || !ui.remote_controls.get().muted>
+                            "Their microphone is off"
+                        </p>
+                        <figcaption>"Them"</figcaption>
+                    </figure>
+                    <figure class="video local">
+                        <video
+                            id="local-video"
+                            class="mirrored"
+                            node_ref=ui.local_video
+                            autoplay=true
+                            playsinline=true
+                            muted=true
+                            prop:muted=true
+                        ></video>
+                        <figcaption>"You"</figcaption>
+                    </figure>
+                </section>
+            </div>
 
-            <nav class="controls">
-                <button
+            <nav class="controls" aria-label="Call controls">
+                <ControlButton
                     id="get-video"
-                    type="button"
-                    disabled=move || ui.media_pending.get() || ui.has_media.get()
-                    on:click=move |_| session.with_value(|session| session.get_video())
-                >
-                    "Get Video"
-                </button>
-                <button
+                    label="Get Video"
+                    title="Turn on your camera and microphone"
+                    icon=Icon::Camera
+                    disabled=Signal::derive(move || ui.media_pending.get() || ui.has_media.get())
+                    on_press=move || session.with_value(|session| session.get_video())
+                />
+                <ControlButton
                     id="call"
                     class="primary"
-                    type="button"
-                    disabled=move || !ui.can_call()
-                    on:click=move |_| session.with_value(|session| session.call())
-                >
-                    "Call"
-                </button>
-                <button
+                    label="Call"
+                    title="Call the other person in the room"
+                    icon=Icon::Call
+                    disabled=Signal::derive(move || !ui.can_call())
+                    on_press=move || session.with_value(|session| session.call())
+                />
+                <ControlButton
                     id="hang-up"
                     class="danger"
-                    type="button"
-                    disabled=move || ui.phase.get().is_none()
-                    on:click=move |_| session.with_value(|session| session.hang_up())
-                >
-                    "Hang up"
-                </button>
-                <button
+                    label="Hang up"
+                    title="End the call (you both stay in the room)"
+                    icon=Icon::HangUp
+                    disabled=Signal::derive(move || ui.phase.get().is_none())
+                    on_press=move || session.with_value(|session| session.hang_up())
+                />
+                <ControlButton
                     id="mute"
-                    type="button"
-                    aria-pressed=move || pressed(ui.controls.get().muted)
-                    aria-keyshortcuts="M"
+                    label="Mute"
                     title="Turn your microphone off or on (M)"
-                    on:click=move |_| session.with_value(|session| session.toggle(Toggle::Mute))
-                >
-                    "Mute"
-                </button>
-                <button
+                    key="M"
+                    icon=Icon::Microphone
+                    pressed=Signal::derive(move || ui.controls.get().muted)
+                    on_press=move || session.with_value(|session| session.toggle(Toggle::Mute))
+                />
+                <ControlButton
                     id="camera-off"
-                    type="button"
-                    aria-pressed=move || pressed(ui.controls.get().camera_off)
-                    aria-keyshortcuts="V"
+                    label="Camera off"
                     title="Turn your camera off or on (V)"
-                    on:click=move |_| session.with_value(|session| session.toggle(Toggle::Camera))
-                >
-                    "Camera off"
-                </button>
-                <button
+                    key="V"
+                    icon=Icon::CameraOff
+                    pressed=Signal::derive(move || ui.controls.get().camera_off)
+                    on_press=move || session.with_value(|session| session.toggle(Toggle::Camera))
+                />
+                <ControlButton
                     id="retry-call"
-                    type="button"
-                    hidden=move || ui.phase.get() != Some(CallPhase::Failed)
-                    on:click=move |_| session.with_value(|session| session.retry_call())
-                >
-                    "Retry"
-                </button>
+                    label="Retry"
+                    title="Try to connect the call again"
+                    icon=Icon::Retry
+                    hidden=Signal::derive(move || ui.phase.get() != Some(CallPhase::Failed))
+                    on_press=move || session.with_value(|session| session.retry_call())
+                />
             </nav>
 
             // Everything that appears and disappears as the room changes sits below the
@@ -201,9 +201,4 @@ fn Room(room: RoomName) -> impl IntoView {
             />
         </main>
     }
-}
-
-/// `aria-pressed`'s value.
-fn pressed(on: bool) -> &'static str {
-    if on { "true" } else { "false" }
 }
