@@ -9,6 +9,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 TRUNK_VERSION="0.21.14"        # 0.22 needs a newer rustc than the machines have
 BINARYEN_VERSION="132"         # Debian's binaryen (108) is too old for current rustc output
+AXE_CORE_VERSION="4.14.1"      # the accessibility checker the end-to-end tests run in the page
 
 step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
 note() { printf '    %s\n' "$*"; }
@@ -105,6 +106,19 @@ ensure_web_tools() {
 ensure_test_services() {
   ensure_cmds chromium:chromium chromedriver:chromium-driver turnserver:coturn \
     redis-server:redis-server ip:iproute2 unshare:util-linux
+}
+
+# axe-core is a JavaScript file, not a command: kept under target/, its path exported for the
+# end-to-end tests (e2e/tests/layout.rs injects it into the room page).
+ensure_axe_core() {
+  export AXE_CORE_JS="$ROOT/target/e2e-tools/node_modules/axe-core/axe.min.js"
+  if [ ! -f "$AXE_CORE_JS" ] || ! head -c 200 "$AXE_CORE_JS" | grep -q "axe v$AXE_CORE_VERSION"; then
+    ensure_npm
+    step "Installing axe-core $AXE_CORE_VERSION (npm) into target/e2e-tools for the accessibility check"
+    npm install --prefix "$ROOT/target/e2e-tools" --no-save --no-audit --no-fund --loglevel=error \
+      "axe-core@$AXE_CORE_VERSION"
+    [ -f "$AXE_CORE_JS" ] || die "npm did not install axe-core at $AXE_CORE_JS"
+  fi
 }
 
 # The product's bundle: no test hooks.

@@ -5,7 +5,10 @@ use std::{path::Path, time::Duration};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
-use thirtyfour::{ChromiumLikeCapabilities, DesiredCapabilities, WebDriver, prelude::*};
+use thirtyfour::{
+    ChromiumLikeCapabilities, DesiredCapabilities, WebDriver, extensions::cdp::ChromeDevTools,
+    prelude::*,
+};
 
 use crate::{PATIENCE, artifacts_dir, process::Chromedriver};
 
@@ -313,6 +316,36 @@ impl Browser {
         let path = artifacts_dir().join(format!("{name}.png"));
         self.driver.screenshot(&path).await?;
         Ok(path)
+    }
+
+    /// Makes the page's viewport `width`×`height` CSS pixels; `phone` also turns on touch and
+    /// the mobile viewport (Chromium's device emulation, as its DevTools do).
+    pub async fn emulate_viewport(
+        &self,
+        width: u32,
+        height: u32,
+        phone: bool,
+    ) -> anyhow::Result<()> {
+        let devtools = ChromeDevTools::new(self.driver.handle.clone());
+        devtools
+            .execute_cdp_with_params(
+                "Emulation.setDeviceMetricsOverride",
+                serde_json::json!({
+                    "width": width, "height": height, "deviceScaleFactor": 1, "mobile": phone,
+                }),
+            )
+            .await?;
+        devtools
+            .execute_cdp_with_params(
+                "Emulation.setTouchEmulationEnabled",
+                if phone {
+                    serde_json::json!({ "enabled": true, "maxTouchPoints": 5 })
+                } else {
+                    serde_json::json!({ "enabled": false })
+                },
+            )
+            .await?;
+        Ok(())
     }
 
     /// Closes the browser (like closing the tab and the window).
