@@ -12,6 +12,7 @@
 //! ever reaches a real network.
 
 pub mod browser;
+pub mod figures;
 pub mod group;
 pub mod http;
 pub mod media;
@@ -27,6 +28,7 @@ use std::{
 use anyhow::{Context, bail};
 
 pub use browser::{Browser, BrowserOptions, CallStats};
+pub use figures::median;
 pub use media::{MIN_ENERGY_RISE, wait_media_flowing};
 pub use probe::{Probe, ProbeReport};
 pub use process::{Backend, Chromedriver, Coturn, Redis, TwilioProcess};

@@ -39,9 +39,11 @@ if (location.pathname.startsWith('/room/')) {
       aim = { x: r.left + r.width / 2, y: r.top + r.height / 2 };
     }
     if (!aim || !heardFromServer()) return false;
+    // As a pointer does: the click goes to the innermost element there and bubbles up.
     const target = document.elementFromPoint(aim.x, aim.y);
-    window.__getVideoPressed = target ? (target.id || target.tagName) : 'nothing';
-    if (target) target.click();
+    const named = target && target.closest('[id]');
+    window.__getVideoPressed = named ? named.id : (target ? target.tagName : 'nothing');
+    if (target) target.dispatchEvent(new MouseEvent('click', { bubbles: true, cancelable: true, view: window }));
     return true;
   };
   const observer = new MutationObserver(() => { if (press()) observer.disconnect(); });

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use e2e::{Browser, BrowserOptions, Stack, StackOptions};
+use e2e::{Browser, BrowserOptions, Stack, StackOptions, median};
 
 const RUNS: usize = 10;
 
@@ -62,16 +62,6 @@ async fn first_frame_at(browser: &Browser) -> anyhow::Result<f64> {
         .await?
         .as_f64()
         .context("frame time")
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len().is_multiple_of(2) {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
-    }
 }
 
 #[tokio::main]
