@@ -259,20 +259,27 @@ impl PeerConnection {
         }
     }
 
-    /// The route of the selected candidate pair, from `getStats()`.
-    pub async fn route(&self) -> Option<Route> {
+    /// The `getStats()` report, each entry reduced to the fields the call reads (`None` if the
+    /// browser refused, as it does once the connection is closed).
+    pub async fn stats(&self) -> Option<Vec<StatsEntry>> {
         let report: RtcStatsReport = JsFuture::from(self.pc.get_stats())
             .await
             .ok()?
             .dyn_into()
             .ok()?;
-        let entries: Vec<StatsEntry> = report
-            .values()
-            .into_iter()
-            .flatten()
-            .map(|value| stats_entry(&value))
-            .collect();
-        route_from_stats(&entries)
+        Some(
+            report
+                .values()
+                .into_iter()
+                .flatten()
+                .map(|value| stats_entry(&value))
+                .collect(),
+        )
+    }
+
+    /// The route of the selected candidate pair, from `getStats()`.
+    pub async fn route(&self) -> Option<Route> {
+        route_from_stats(&self.stats().await?)
     }
 
     /// Closes the connection and removes its listeners. Idempotent.
@@ -346,22 +353,31 @@ fn ice_state(pc: &RtcPeerConnection) -> Option<IceConnectionState> {
 }
 
 fn stats_entry(value: &JsValue) -> StatsEntry {
-    let text = |field: &str| {
-        Reflect::get(value, &JsValue::from_str(field))
-            .ok()
-            .and_then(|value| value.as_string())
-    };
+    let field = |name: &str| Reflect::get(value, &JsValue::from_str(name)).ok();
+    let text = |name: &str| field(name).and_then(|value| value.as_string());
+    let number = |name: &str| field(name).and_then(|value| value.as_f64());
     StatsEntry {
         id: text("id").unwrap_or_default(),
         kind: text("type").unwrap_or_default(),
+        timestamp: number("timestamp"),
         selected_candidate_pair_id: text("selectedCandidatePairId"),
         local_candidate_id: text("localCandidateId"),
         remote_candidate_id: text("remoteCandidateId"),
         state: text("state"),
-        nominated: Reflect::get(value, &JsValue::from_str("nominated"))
-            .ok()
+        nominated: field("nominated")
             .and_then(|value| value.as_bool())
             .unwrap_or(false),
+        current_round_trip_time: number("currentRoundTripTime"),
         candidate_type: text("candidateType"),
+        media_kind: text("kind"),
+        bytes_received: number("bytesReceived"),
+        bytes_sent: number("bytesSent"),
+        packets_received: number("packetsReceived"),
+        packets_lost: number("packetsLost"),
+        frame_width: number("frameWidth"),
+        frame_height: number("frameHeight"),
+        frames_per_second: number("framesPerSecond"),
+        codec_id: text("codecId"),
+        mime_type: text("mimeType"),
     }
 }

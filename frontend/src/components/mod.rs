@@ -2,8 +2,10 @@
 
 mod media_error;
 mod share_link;
+mod stats_panel;
 mod status_line;
 
 pub use media_error::MediaError;
 pub use share_link::ShareLink;
+pub use stats_panel::StatsPanel;
 pub use status_line::StatusLine;

@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use crate::browser::location::room_link;
 use crate::call::controls::{Toggle, shortcut, takes_text};
 use crate::call::status::{CallPhase, Presence};
-use crate::components::{MediaError, ShareLink, StatusLine};
+use crate::components::{MediaError, ShareLink, StatsPanel, StatusLine};
 use crate::session::Session;
 
 /// Validates the name in the address, then shows the room (or why the name is wrong).
@@ -199,6 +199,9 @@ fn Room(room: RoomName) -> impl IntoView {
                 problem=ui.media_problem
                 on_retry=move || session.with_value(|session| session.get_video())
             />
+
+            // Live call statistics (issue 8): last, so opening it moves nothing above.
+            <StatsPanel stats=ui.stats history=ui.stats_history/>
         </main>
     }
 }
