@@ -65,14 +65,7 @@ impl PeerConnection {
     /// A connection with one bundled transport, using `ice`; `on_event` hears everything it
     /// reports until it is closed.
     pub fn new(ice: &IceConfig, on_event: impl Fn(PeerEvent) + 'static) -> Result<Self, JsValue> {
-        let config = RtcConfiguration::new();
-        config.set_bundle_policy(RtcBundlePolicy::MaxBundle);
-        config.set_ice_transport_policy(match ice.policy {
-            IceTransportPolicy::All => RtcIceTransportPolicy::All,
-            IceTransportPolicy::Relay => RtcIceTransportPolicy::Relay,
-        });
-        config.set_ice_servers(&ice_servers_to_js(&ice.servers));
-        let pc = RtcPeerConnection::new_with_configuration(&config)?;
+        let pc = new_peer_connection(ice)?;
         // Tracks arrive one by one; keep them in one stream so one <video> plays them all.
         let remote_stream = MediaStream::new()?;
         let on_event: Rc<dyn Fn(PeerEvent)> = Rc::new(on_event);
@@ -293,6 +286,19 @@ impl Drop for PeerConnection {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// A bare `RTCPeerConnection` with one bundled transport, using `ice`: the call's (wrapped in
+/// [`PeerConnection`]) and the connection check's throwaway ones.
+pub(super) fn new_peer_connection(ice: &IceConfig) -> Result<RtcPeerConnection, JsValue> {
+    let config = RtcConfiguration::new();
+    config.set_bundle_policy(RtcBundlePolicy::MaxBundle);
+    config.set_ice_transport_policy(match ice.policy {
+        IceTransportPolicy::All => RtcIceTransportPolicy::All,
+        IceTransportPolicy::Relay => RtcIceTransportPolicy::Relay,
+    });
+    config.set_ice_servers(&ice_servers_to_js(&ice.servers));
+    RtcPeerConnection::new_with_configuration(&config)
 }
 
 /// `iceServers` for `RTCConfiguration`.

@@ -60,7 +60,7 @@ pub fn StatsPanel(
             </button>
             <section id="stats" class="stats-panel" aria-label="Call statistics" hidden=move || !open.get()>
                 <dl class="stats-list">{rows}</dl>
-                <figure class="stats-graph">
+                <div class="stats-graph">
                     <svg
                         viewBox=format!("0 0 {GRAPH_WIDTH} {GRAPH_HEIGHT}")
                         preserveAspectRatio="none"
@@ -71,7 +71,7 @@ pub fn StatsPanel(
                         <path class="line-bitrate-out" fill="none" d=line(Series::BitrateOut, bitrate_top)></path>
                         <path class="line-rtt" fill="none" d=line(Series::Rtt, rtt_top)></path>
                     </svg>
-                    <figcaption>
+                    <p class="stats-legend">
                         <span class="key-bitrate-in">"received"</span>
                         ", "
                         <span class="key-bitrate-out">"sent"</span>
@@ -80,8 +80,8 @@ pub fn StatsPanel(
                         <span class="key-rtt">"round trip"</span>
                         {move || format!(" (top {:.0} ms)", rtt_top.get())}
                         "; last 60 s"
-                    </figcaption>
-                </figure>
+                    </p>
+                </div>
             </section>
         </div>
     }
