@@ -17,8 +17,9 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcBundlePolicy, RtcConfiguration, RtcIceCandidate,
     RtcIceCandidateInit, RtcIceServer, RtcIceTransportPolicy, RtcPeerConnection,
-    RtcPeerConnectionIceEvent, RtcRtpSender, RtcRtpTransceiver, RtcRtpTransceiverDirection,
-    RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState, RtcStatsReport, RtcTrackEvent,
+    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcRtpSender, RtcRtpTransceiver,
+    RtcRtpTransceiverDirection, RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState,
+    RtcStatsReport, RtcTrackEvent,
 };
 
 use crate::call::ice_state::IceConnectionState;
@@ -36,6 +37,9 @@ pub enum PeerEvent {
     RemoteStream(MediaStream),
     /// `iceConnectionState` changed (states this build does not know are not reported).
     IceConnectionState(IceConnectionState),
+    /// `connectionState` became `failed`. Chromium can get there (consent checks or DTLS
+    /// timing out once the network stops) while `iceConnectionState` stays `disconnected`.
+    ConnectionFailed,
 }
 
 /// The ICE part of the configuration, as the server hands it out.
@@ -98,9 +102,18 @@ impl PeerConnection {
             }),
             EventListener::new(&pc, "iceconnectionstatechange", {
                 let pc = pc.clone();
+                let on_event = Rc::clone(&on_event);
                 move |_| {
                     if let Some(state) = ice_state(&pc) {
                         on_event(PeerEvent::IceConnectionState(state));
+                    }
+                }
+            }),
+            EventListener::new(&pc, "connectionstatechange", {
+                let pc = pc.clone();
+                move |_| {
+                    if pc.connection_state() == RtcPeerConnectionState::Failed {
+                        on_event(PeerEvent::ConnectionFailed);
                     }
                 }
             }),

@@ -272,6 +272,12 @@ impl Session {
             }
             PeerEvent::NegotiationNeeded => self.make_offer(key),
             PeerEvent::RemoteStream(stream) => self.show_remote(key, &stream),
+            // The same failure as ICE's, seen from the whole connection (see `ConnectionFailed`).
+            PeerEvent::ConnectionFailed => {
+                if self.with_call(key, |_, _| ()).is_some() {
+                    self.ui.phase.set(Some(CallPhase::Failed));
+                }
+            }
             PeerEvent::IceConnectionState(ice_state) => {
                 if self.with_call(key, |_, _| ()).is_none() {
                     return;
