@@ -129,6 +129,9 @@ async fn every_stat_shows_a_number_with_its_unit_and_the_route_is_direct() -> an
             "the graph's three lines",
         )
         .await?;
+    alice
+        .eval("document.getElementById('stats').scrollIntoView(); return true;")
+        .await?;
     alice.screenshot("stats-direct").await?;
     // The numbers go with the call.
     alice.click("hang-up").await?;
@@ -156,6 +159,9 @@ async fn route_is_relayed_through_coturn() -> anyhow::Result<()> {
     let (shown, took) = every_stat_within_three_seconds(&alice).await?;
     eprintln!("relayed: every stat shown {took:?} after connecting: {shown}");
     assert_eq!(shown["route"], "relayed (relay → relay)", "{shown}");
+    alice
+        .eval("document.getElementById('stats').scrollIntoView(); return true;")
+        .await?;
     alice.screenshot("stats-relayed").await?;
     Ok(())
 }
