@@ -1,6 +1,9 @@
 //! The connection check at `/check` in real Chromium, with a real coturn behind the backend
 //! (STUN and TURN on one loopback port) and, for the failing case, the same TURN configuration
-//! pointing at a coturn that has been stopped.
+//! pointing at a coturn that has been stopped. Also: the microphone meter follows the fake
+//! microphone, and a call that fails links here.
+
+use std::time::Duration;
 
 use e2e::{Browser, BrowserOptions, Stack, StackOptions};
 
@@ -143,4 +146,150 @@ async fn turn_fails_in_words_when_the_relay_server_is_down() -> anyhow::Result<(
     );
     assert_report(&browser, &results).await?;
     browser.quit().await
+}
+
+/// The microphone level meter on `/check` follows the fake microphone's beeps (about one a
+/// second): once it has started, sampled every 100 ms for 4 s, it falls to silence and rises
+/// with a beep at least twice — a meter stuck at any value fails.
+#[tokio::test]
+async fn microphone_level_meter_moves() -> anyhow::Result<()> {
+    let stack = Stack::start(StackOptions::default()).await?;
+    let browser = stack.browser(BrowserOptions::default()).await?;
+    browser
+        .goto(&format!("{}/check", stack.backend.origin()))
+        .await?;
+    browser
+        .wait_for(
+            "const e = document.getElementById('check-media'); \
+             const m = document.getElementById('check-mic-level'); \
+             return !!e && e.dataset.result === 'pass' && m.value > 0;",
+            "the camera and microphone, and the meter started",
+        )
+        .await?;
+    let levels = browser
+        .eval(
+            "const meter = document.getElementById('check-mic-level'); const seen = []; \
+             for (let i = 0; i < 40; i++) { \
+               seen.push(meter.value); await new Promise(r => setTimeout(r, 100)); } \
+             return seen;",
+        )
+        .await?;
+    let levels: Vec<f64> = levels
+        .as_array()
+        .map(|levels| {
+            levels
+                .iter()
+                .filter_map(serde_json::Value::as_f64)
+                .collect()
+        })
+        .unwrap_or_default();
+    // A beep, caught at some point of its decay by a 100 ms sample, reads 0.04 to 0.7; the
+    // silence between beeps reads below 0.001.
+    const LOUD: f64 = 0.02;
+    const QUIET: f64 = 0.005;
+    let mut rises = 0;
+    let mut was_quiet = false;
+    for &level in &levels {
+        if level < QUIET {
+            was_quiet = true;
+        } else if level > LOUD && was_quiet {
+            rises += 1;
+            was_quiet = false;
+        }
+    }
+    assert!(
+        rises >= 2,
+        "the meter must rise with each beep and fall between them ({rises} rises): {levels:?}"
+    );
+    browser.quit().await
+}
+
+/// Drops every UDP packet arriving in this network namespace (media and ICE stop, the
+/// WebSocket over TCP stays) until dropped, so that no later test inherits the rule.
+struct UdpBlackhole;
+
+impl UdpBlackhole {
+    fn start() -> anyhow::Result<Self> {
+        iptables("-A")?;
+        Ok(Self)
+    }
+}
+
+impl Drop for UdpBlackhole {
+    fn drop(&mut self) {
+        if let Err(error) = iptables("-D") {
+            eprintln!("could not remove the UDP drop rule: {error}");
+        }
+    }
+}
+
+fn iptables(action: &str) -> anyhow::Result<()> {
+    let status = std::process::Command::new("iptables")
+        .args([action, "INPUT", "-p", "udp", "-j", "DROP"])
+        .status()?;
+    anyhow::ensure!(status.success(), "iptables {action} failed: {status}");
+    Ok(())
+}
+
+/// How long the connection may take to give up once nothing arrives: Chromium says
+/// `disconnected` within seconds, and `connectionState` `failed` about 16 s after the cut here
+/// (`iceConnectionState` stays `disconnected`).
+const ICE_GIVES_UP: Duration = Duration::from_secs(60);
+
+/// A call whose network stops (every UDP packet dropped inside the namespace once connected)
+/// fails, and then shows `#check-hint` with `a#check-link` to `/check` in the issue's words —
+/// hidden before; following the link opens the connection check.
+#[tokio::test]
+async fn a_failed_call_links_to_the_check() -> anyhow::Result<()> {
+    let stack = Stack::start(StackOptions::default()).await?;
+    let alice = stack.browser(BrowserOptions::default()).await?;
+    let bob = stack.browser(BrowserOptions::default()).await?;
+    let room = stack.new_room_url();
+    for person in [&alice, &bob] {
+        person.join_with_video(&room).await?;
+    }
+    const HINT: &str = "const hint = document.getElementById('check-hint'); \
+         const link = hint && hint.querySelector('a#check-link'); \
+         return [!!hint && !hint.hidden && hint.offsetParent !== null, \
+                 link && link.getAttribute('href'), link && link.textContent.trim()];";
+    alice.click("call").await?;
+    alice.wait_state("connected").await?;
+    assert_eq!(
+        alice.eval(HINT).await?[0],
+        false,
+        "the hint is hidden while the call works"
+    );
+    let blackhole = UdpBlackhole::start()?;
+    let cut = tokio::time::Instant::now();
+    loop {
+        if alice.state().await?.as_deref() == Some("failed") {
+            break;
+        }
+        anyhow::ensure!(
+            cut.elapsed() < ICE_GIVES_UP,
+            "no failure {ICE_GIVES_UP:?} after cutting UDP: {}",
+            alice.diagnostics().await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("the call failed {:?} after UDP was cut", cut.elapsed());
+    drop(blackhole);
+    assert_eq!(
+        alice.eval(HINT).await?,
+        serde_json::json!([
+            true,
+            "/check",
+            "The call could not connect — run the connection check"
+        ]),
+        "#check-hint once the call failed"
+    );
+    alice.screenshot("call-failed-check-hint").await?;
+    alice.click("check-link").await?;
+    alice
+        .wait_for(
+            "return location.pathname === '/check' && !!document.getElementById('check-turn');",
+            "the connection check opened from the link",
+        )
+        .await?;
+    Ok(())
 }

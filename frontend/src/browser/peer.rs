@@ -17,8 +17,9 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcBundlePolicy, RtcConfiguration, RtcIceCandidate,
     RtcIceCandidateInit, RtcIceServer, RtcIceTransportPolicy, RtcPeerConnection,
-    RtcPeerConnectionIceEvent, RtcRtpSender, RtcRtpTransceiver, RtcRtpTransceiverDirection,
-    RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState, RtcStatsReport, RtcTrackEvent,
+    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcRtpSender, RtcRtpTransceiver,
+    RtcRtpTransceiverDirection, RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState,
+    RtcStatsReport, RtcTrackEvent,
 };
 
 use crate::call::ice_state::IceConnectionState;
@@ -36,6 +37,9 @@ pub enum PeerEvent {
     RemoteStream(MediaStream),
     /// `iceConnectionState` changed (states this build does not know are not reported).
     IceConnectionState(IceConnectionState),
+    /// `connectionState` became `failed`. Chromium can get there (consent checks or DTLS
+    /// timing out once the network stops) while `iceConnectionState` stays `disconnected`.
+    ConnectionFailed,
 }
 
 /// The ICE part of the configuration, as the server hands it out.
@@ -65,14 +69,7 @@ impl PeerConnection {
     /// A connection with one bundled transport, using `ice`; `on_event` hears everything it
     /// reports until it is closed.
     pub fn new(ice: &IceConfig, on_event: impl Fn(PeerEvent) + 'static) -> Result<Self, JsValue> {
-        let config = RtcConfiguration::new();
-        config.set_bundle_policy(RtcBundlePolicy::MaxBundle);
-        config.set_ice_transport_policy(match ice.policy {
-            IceTransportPolicy::All => RtcIceTransportPolicy::All,
-            IceTransportPolicy::Relay => RtcIceTransportPolicy::Relay,
-        });
-        config.set_ice_servers(&ice_servers_to_js(&ice.servers));
-        let pc = RtcPeerConnection::new_with_configuration(&config)?;
+        let pc = new_peer_connection(ice)?;
         // Tracks arrive one by one; keep them in one stream so one <video> plays them all.
         let remote_stream = MediaStream::new()?;
         let on_event: Rc<dyn Fn(PeerEvent)> = Rc::new(on_event);
@@ -105,9 +102,18 @@ impl PeerConnection {
             }),
             EventListener::new(&pc, "iceconnectionstatechange", {
                 let pc = pc.clone();
+                let on_event = Rc::clone(&on_event);
                 move |_| {
                     if let Some(state) = ice_state(&pc) {
                         on_event(PeerEvent::IceConnectionState(state));
+                    }
+                }
+            }),
+            EventListener::new(&pc, "connectionstatechange", {
+                let pc = pc.clone();
+                move |_| {
+                    if pc.connection_state() == RtcPeerConnectionState::Failed {
+                        on_event(PeerEvent::ConnectionFailed);
                     }
                 }
             }),
@@ -259,20 +265,27 @@ impl PeerConnection {
         }
     }
 
-    /// The route of the selected candidate pair, from `getStats()`.
-    pub async fn route(&self) -> Option<Route> {
+    /// The `getStats()` report, each entry reduced to the fields the call reads (`None` if the
+    /// browser refused, as it does once the connection is closed).
+    pub async fn stats(&self) -> Option<Vec<StatsEntry>> {
         let report: RtcStatsReport = JsFuture::from(self.pc.get_stats())
             .await
             .ok()?
             .dyn_into()
             .ok()?;
-        let entries: Vec<StatsEntry> = report
-            .values()
-            .into_iter()
-            .flatten()
-            .map(|value| stats_entry(&value))
-            .collect();
-        route_from_stats(&entries)
+        Some(
+            report
+                .values()
+                .into_iter()
+                .flatten()
+                .map(|value| stats_entry(&value))
+                .collect(),
+        )
+    }
+
+    /// The route of the selected candidate pair, from `getStats()`.
+    pub async fn route(&self) -> Option<Route> {
+        route_from_stats(&self.stats().await?)
     }
 
     /// Closes the connection and removes its listeners. Idempotent.
@@ -286,6 +299,19 @@ impl Drop for PeerConnection {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// A bare `RTCPeerConnection` with one bundled transport, using `ice`: the call's (wrapped in
+/// [`PeerConnection`]) and the connection check's throwaway ones.
+pub(super) fn new_peer_connection(ice: &IceConfig) -> Result<RtcPeerConnection, JsValue> {
+    let config = RtcConfiguration::new();
+    config.set_bundle_policy(RtcBundlePolicy::MaxBundle);
+    config.set_ice_transport_policy(match ice.policy {
+        IceTransportPolicy::All => RtcIceTransportPolicy::All,
+        IceTransportPolicy::Relay => RtcIceTransportPolicy::Relay,
+    });
+    config.set_ice_servers(&ice_servers_to_js(&ice.servers));
+    RtcPeerConnection::new_with_configuration(&config)
 }
 
 /// `iceServers` for `RTCConfiguration`.
@@ -346,22 +372,31 @@ fn ice_state(pc: &RtcPeerConnection) -> Option<IceConnectionState> {
 }
 
 fn stats_entry(value: &JsValue) -> StatsEntry {
-    let text = |field: &str| {
-        Reflect::get(value, &JsValue::from_str(field))
-            .ok()
-            .and_then(|value| value.as_string())
-    };
+    let field = |name: &str| Reflect::get(value, &JsValue::from_str(name)).ok();
+    let text = |name: &str| field(name).and_then(|value| value.as_string());
+    let number = |name: &str| field(name).and_then(|value| value.as_f64());
     StatsEntry {
         id: text("id").unwrap_or_default(),
         kind: text("type").unwrap_or_default(),
+        timestamp: number("timestamp"),
         selected_candidate_pair_id: text("selectedCandidatePairId"),
         local_candidate_id: text("localCandidateId"),
         remote_candidate_id: text("remoteCandidateId"),
         state: text("state"),
-        nominated: Reflect::get(value, &JsValue::from_str("nominated"))
-            .ok()
+        nominated: field("nominated")
             .and_then(|value| value.as_bool())
             .unwrap_or(false),
+        current_round_trip_time: number("currentRoundTripTime"),
         candidate_type: text("candidateType"),
+        media_kind: text("kind"),
+        bytes_received: number("bytesReceived"),
+        bytes_sent: number("bytesSent"),
+        packets_received: number("packetsReceived"),
+        packets_lost: number("packetsLost"),
+        frame_width: number("frameWidth"),
+        frame_height: number("frameHeight"),
+        frames_per_second: number("framesPerSecond"),
+        codec_id: text("codecId"),
+        mime_type: text("mimeType"),
     }
 }

@@ -15,4 +15,7 @@ pub mod negotiation;
 pub mod room;
 pub mod room_name;
 pub mod route;
+pub mod stats;
+pub mod stats_entry;
+pub mod stats_history;
 pub mod status;

@@ -4,6 +4,8 @@
 //! that pair is a `relay` candidate, the media is relayed. The browser layer turns the stats
 //! report into [`StatsEntry`] values; the rule itself is here.
 
+pub use super::stats_entry::StatsEntry;
+
 /// How the media travels once connected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -21,28 +23,33 @@ impl Route {
     }
 }
 
-/// The few fields of one `RTCStats` object that decide the route.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StatsEntry {
-    pub id: String,
-    /// The stats `type`: `transport`, `candidate-pair`, `local-candidate`, ...
-    pub kind: String,
-    /// `transport.selectedCandidatePairId`.
-    pub selected_candidate_pair_id: Option<String>,
-    /// `candidate-pair.localCandidateId` / `remoteCandidateId`.
-    pub local_candidate_id: Option<String>,
-    pub remote_candidate_id: Option<String>,
-    /// `candidate-pair.state` and `.nominated`: the fallback when no transport names a pair.
-    pub state: Option<String>,
-    pub nominated: bool,
-    /// `local-candidate` / `remote-candidate` `.candidateType`: host, srflx, prflx or relay.
-    pub candidate_type: Option<String>,
+/// The selected candidate pair and its two ends, found in one report.
+#[derive(Debug, Clone, Copy)]
+pub struct SelectedPair<'a> {
+    pub pair: &'a StatsEntry,
+    pub local: &'a StatsEntry,
+    pub remote: &'a StatsEntry,
 }
 
-/// The route of the selected candidate pair, or `None` while no pair is selected yet.
-pub fn route_from_stats(entries: &[StatsEntry]) -> Option<Route> {
+impl SelectedPair<'_> {
+    /// Relayed if either end is a `relay` candidate, direct otherwise.
+    pub fn route(&self) -> Route {
+        let relayed = [self.local, self.remote]
+            .iter()
+            .any(|candidate| candidate.candidate_type.as_deref() == Some("relay"));
+        if relayed {
+            Route::Relayed
+        } else {
+            Route::Direct
+        }
+    }
+}
+
+/// The pair the transport names as selected (or, failing that, the nominated succeeded one),
+/// with its local and remote candidates; `None` while no pair is selected yet.
+pub fn selected_pair(entries: &[StatsEntry]) -> Option<SelectedPair<'_>> {
     let find = |id: &str| entries.iter().find(|entry| entry.id == id);
-    let selected = entries
+    let pair = entries
         .iter()
         .filter(|entry| entry.kind == "transport")
         .find_map(|transport| find(transport.selected_candidate_pair_id.as_deref()?))
@@ -53,16 +60,16 @@ pub fn route_from_stats(entries: &[StatsEntry]) -> Option<Route> {
                     && entry.state.as_deref() == Some("succeeded")
             })
         })?;
-    let local = find(selected.local_candidate_id.as_deref()?)?;
-    let remote = find(selected.remote_candidate_id.as_deref()?)?;
-    let relayed = [local, remote]
-        .iter()
-        .any(|candidate| candidate.candidate_type.as_deref() == Some("relay"));
-    Some(if relayed {
-        Route::Relayed
-    } else {
-        Route::Direct
+    Some(SelectedPair {
+        pair,
+        local: find(pair.local_candidate_id.as_deref()?)?,
+        remote: find(pair.remote_candidate_id.as_deref()?)?,
     })
+}
+
+/// The route of the selected candidate pair, or `None` while no pair is selected yet.
+pub fn route_from_stats(entries: &[StatsEntry]) -> Option<Route> {
+    selected_pair(entries).map(|selected| selected.route())
 }
 
 #[cfg(test)]

@@ -4,10 +4,12 @@ mod control_button;
 mod icon;
 mod media_error;
 mod share_link;
+mod stats_panel;
 mod status_line;
 
 pub use control_button::ControlButton;
 pub use icon::{Icon, IconView};
 pub use media_error::MediaError;
 pub use share_link::ShareLink;
+pub use stats_panel::StatsPanel;
 pub use status_line::StatusLine;

@@ -176,14 +176,22 @@ async fn check_network(results: Results) {
     };
     results.set(
         CheckName::Stun,
-        stun_outcome(gather_candidates(&servers, false).await),
+        stun_outcome(
+            gather_candidates(&servers, false)
+                .await
+                .map_err(|error| error.to_string()),
+        ),
     );
-    let relay_candidates = gather_candidates(&servers, true).await;
+    let relay_candidates = gather_candidates(&servers, true)
+        .await
+        .map_err(|error| error.to_string());
     let has_relay = relay_candidates
         .as_ref()
         .is_ok_and(|lines| lines.iter().any(|line| line.contains(" typ relay")));
     let loopback = if has_relay {
-        relay_loopback(&servers).await
+        relay_loopback(&servers)
+            .await
+            .map_err(|error| error.to_string())
     } else {
         Err("no relay candidate".into())
     };

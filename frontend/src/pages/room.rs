@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use crate::browser::location::room_link;
 use crate::call::controls::{Toggle, shortcut, takes_text};
 use crate::call::status::{CallPhase, Presence};
-use crate::components::{ControlButton, Icon, MediaError, ShareLink, StatusLine};
+use crate::components::{ControlButton, Icon, MediaError, ShareLink, StatsPanel, StatusLine};
 use crate::session::Session;
 
 /// Validates the name in the address, then shows the room (or why the name is wrong).
@@ -65,6 +65,7 @@ fn Room(room: RoomName) -> impl IntoView {
     });
     on_cleanup(move || keys.remove());
 
+    let stats_open = RwSignal::new(false);
     let status = Memo::new(move |_| ui.status());
     let presence = ui.presence;
     let show_share = move || {
@@ -113,6 +114,10 @@ fn Room(room: RoomName) -> impl IntoView {
                         <figcaption>"You"</figcaption>
                     </figure>
                 </section>
+                // Beside the videos on a wide screen, under them on a phone.
+                <div class="side">
+                    <StatsPanel stats=ui.stats history=ui.stats_history open=stats_open/>
+                </div>
             </div>
 
             <nav class="controls" aria-label="Call controls">
@@ -159,6 +164,15 @@ fn Room(room: RoomName) -> impl IntoView {
                     icon=Icon::CameraOff
                     pressed=Signal::derive(move || ui.controls.get().camera_off)
                     on_press=move || session.with_value(|session| session.toggle(Toggle::Camera))
+                />
+                <ControlButton
+                    id="stats-toggle"
+                    label="Stats"
+                    title="Show or hide the call's live statistics"
+                    icon=Icon::Stats
+                    controls="stats"
+                    pressed=stats_open
+                    on_press=move || stats_open.update(|open| *open = !*open)
                 />
                 <ControlButton
                     id="retry-call"

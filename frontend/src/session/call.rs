@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use gloo_timers::callback::Interval;
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use shared::{ClientMessage, PeerId};
@@ -26,12 +27,16 @@ use crate::browser::warn;
 use crate::call::candidates::{Candidate, LocalCandidates, RemoteCandidates};
 use crate::call::controls::{Controls, RemoteControls, initial};
 use crate::call::negotiation::{Decision, DescriptionKind, Negotiation, Role};
+use crate::call::stats::{Reading, Snapshot};
+use crate::call::stats_history::Sample;
 use crate::call::status::CallPhase;
 
 /// How often, and how many times, to ask `getStats()` for the route after connecting: the
 /// selected pair can lag the `connected` event by a moment.
 const ROUTE_POLL_MS: u32 = 500;
 const ROUTE_POLL_ATTEMPTS: u32 = 20;
+/// How often the stats panel's numbers are read: a rate is the change over this interval.
+const STATS_POLL_MS: u32 = 1_000;
 
 /// One peer connection and its negotiation state. Replaced whole on every new call, so nothing
 /// of an old call can leak into the next.
@@ -44,6 +49,10 @@ pub(super) struct Call {
     remote_candidates: RemoteCandidates,
     /// The negotiated data channel: the controls' state goes both ways on it.
     channel: DataChannel,
+    /// Reads `getStats()` each second once connected; dropped with the call, which stops it.
+    stats_poll: Option<Interval>,
+    /// The previous report's totals, from which the next one's rates are computed.
+    last_stats: Option<Snapshot>,
 }
 
 /// Names one call: the other person, and which of the calls with them.
@@ -170,6 +179,8 @@ impl Session {
                 local_candidates: LocalCandidates::new(signalling_up),
                 remote_candidates: RemoteCandidates::default(),
                 channel,
+                stats_poll: None,
+                last_stats: None,
             },
         );
         drop(state);
@@ -177,6 +188,8 @@ impl Session {
             .remote_initial
             .set(initial(Some(key.other.as_str())));
         self.ui.remote_controls.set(RemoteControls::default());
+        self.ui.stats.set(None);
+        self.ui.stats_history.set(Default::default());
         self.ui.phase.set(Some(CallPhase::Connecting));
         self.ui.peer_left.set(false);
         Some(key)
@@ -205,6 +218,8 @@ impl Session {
             call.channel.close();
             call.peer.close();
         }
+        // The calls' stats timers stop as `calls` drops at the end of this function.
+        self.ui.stats.set(None);
         #[cfg(feature = "test-hooks")]
         super::hooks::set_peer_connection(None);
         if let Some(video) = self.ui.remote_video.get_untracked() {
@@ -257,6 +272,12 @@ impl Session {
             }
             PeerEvent::NegotiationNeeded => self.make_offer(key),
             PeerEvent::RemoteStream(stream) => self.show_remote(key, &stream),
+            // The same failure as ICE's, seen from the whole connection (see `ConnectionFailed`).
+            PeerEvent::ConnectionFailed => {
+                if self.with_call(key, |_, _| ()).is_some() {
+                    self.ui.phase.set(Some(CallPhase::Failed));
+                }
+            }
             PeerEvent::IceConnectionState(ice_state) => {
                 if self.with_call(key, |_, _| ()).is_none() {
                     return;
@@ -270,6 +291,9 @@ impl Session {
                     self.ui.phase.set(Some(next));
                     if next == CallPhase::Connected(None) {
                         self.find_route(key);
+                    }
+                    if matches!(next, CallPhase::Connected(_)) {
+                        self.start_stats(key);
                     }
                 }
             }
@@ -474,6 +498,57 @@ impl Session {
                 }
                 drop(session);
                 TimeoutFuture::new(ROUTE_POLL_MS).await;
+            }
+        });
+    }
+
+    /// Starts reading the call's numbers now and every second, unless already reading. The
+    /// timer lives in the [`Call`], so it stops when the call ends, however it ends.
+    fn start_stats(&self, key: &CallKey) {
+        let started = self.with_call(key, |call, _| {
+            if call.stats_poll.is_some() {
+                return false;
+            }
+            let this = self.this.clone();
+            let key = key.clone();
+            call.stats_poll = Some(Interval::new(STATS_POLL_MS, move || {
+                if let Some(session) = this.upgrade() {
+                    session.read_stats(&key);
+                }
+            }));
+            true
+        });
+        if started == Some(true) {
+            self.read_stats(key);
+        }
+    }
+
+    /// Reads one `getStats()` report and shows its numbers, if the call is still on.
+    fn read_stats(&self, key: &CallKey) {
+        let Some(peer) = self.with_call(key, |call, _| call.peer()) else {
+            return;
+        };
+        let this = self.this.clone();
+        let key = key.clone();
+        spawn_local(async move {
+            let Some(entries) = peer.stats().await else {
+                return;
+            };
+            let Some(session) = this.upgrade() else {
+                return;
+            };
+            let snapshot = Snapshot::from_stats(&entries);
+            let reading = session.with_call(&key, |call, _| {
+                let reading = Reading::between(call.last_stats.as_ref(), &snapshot);
+                call.last_stats = Some(snapshot);
+                reading
+            });
+            if let Some(reading) = reading {
+                session
+                    .ui
+                    .stats_history
+                    .update(|history| history.push(Sample::from(&reading)));
+                session.ui.stats.set(Some(reading));
             }
         });
     }

@@ -10,7 +10,7 @@
 //! - this file: starting and stopping, server messages turned into actions, the camera;
 //! - [`link`]: the [`Transport`] to the server (the WebSocket with reconnects) and the ICE
 //!   server refresh;
-//! - `call.rs`: the calls — peer connection, negotiation, candidates, route — keyed by the
+//! - `call.rs`: the calls — peer connection, negotiation, candidates, route, live stats — keyed by the
 //!   other person's [`PeerId`] (at most one entry while rooms hold two people);
 //! - [`ui`]: the signals, writable here and read-only for components;
 //! - `hooks.rs` (cargo feature `test-hooks` only): what the browser tests inspect.

@@ -11,6 +11,8 @@ use leptos::prelude::*;
 use crate::call::controls::{Controls, RemoteControls};
 use crate::call::media_problem::MediaProblem;
 use crate::call::room::Notice;
+use crate::call::stats::Reading;
+use crate::call::stats_history::History;
 use crate::call::status::{CallPhase, Presence, Status};
 
 /// The signals the session writes. `Copy`: every field is a handle.
@@ -32,6 +34,10 @@ pub(super) struct SessionUi {
     pub(super) remote_controls: RwSignal<RemoteControls>,
     /// The letter shown in place of their video while their camera is off.
     pub(super) remote_initial: RwSignal<String>,
+    /// The call's live numbers, each second while connected (`None` without a call).
+    pub(super) stats: RwSignal<Option<Reading>>,
+    /// The last minute of them, for the graph (emptied when a call begins).
+    pub(super) stats_history: RwSignal<History>,
     pub(super) local_video: NodeRef<Video>,
     pub(super) remote_video: NodeRef<Video>,
 }
@@ -50,6 +56,8 @@ impl SessionUi {
             controls: RwSignal::new(Controls::default()),
             remote_controls: RwSignal::new(RemoteControls::default()),
             remote_initial: RwSignal::new("?".to_owned()),
+            stats: RwSignal::new(None),
+            stats_history: RwSignal::new(History::default()),
             local_video: NodeRef::new(),
             remote_video: NodeRef::new(),
         }
@@ -67,6 +75,8 @@ impl SessionUi {
             controls: self.controls.read_only(),
             remote_controls: self.remote_controls.read_only(),
             remote_initial: self.remote_initial.read_only(),
+            stats: self.stats.read_only(),
+            stats_history: self.stats_history.read_only(),
             local_video: self.local_video,
             remote_video: self.remote_video,
         }
@@ -92,6 +102,10 @@ pub struct SessionView {
     pub remote_controls: ReadSignal<RemoteControls>,
     /// The letter shown in place of their video while their camera is off.
     pub remote_initial: ReadSignal<String>,
+    /// The call's live numbers, each second while connected (`None` without a call).
+    pub stats: ReadSignal<Option<Reading>>,
+    /// The last minute of them, for the graph.
+    pub stats_history: ReadSignal<History>,
     /// Bound to `#local-video` by the page; the session shows the camera in it.
     pub local_video: NodeRef<Video>,
     /// Bound to `#remote-video` by the page; the session shows the other person in it.
