@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use crate::browser::location::room_link;
 use crate::call::controls::{Toggle, shortcut, takes_text};
 use crate::call::status::{CallPhase, Presence};
-use crate::components::{MediaError, ShareLink, StatusLine};
+use crate::components::{DeviceMenus, MediaError, ScreenShareButton, ShareLink, StatusLine};
 use crate::session::Session;
 
 /// Validates the name in the address, then shows the room (or why the name is wrong).
@@ -103,6 +103,7 @@ fn Room(room: RoomName) -> impl IntoView {
                     <video
                         id="local-video"
                         class="mirrored"
+                        class:screen=move || ui.sharing.get()
                         node_ref=ui.local_video
                         autoplay=true
                         playsinline=true
@@ -160,6 +161,10 @@ fn Room(room: RoomName) -> impl IntoView {
                 >
                     "Camera off"
                 </button>
+                <ScreenShareButton
+                    view=ui
+                    on_toggle=move || session.with_value(|session| session.toggle_screen_share())
+                />
                 <button
                     id="retry-call"
                     type="button"
@@ -169,6 +174,10 @@ fn Room(room: RoomName) -> impl IntoView {
                     "Retry"
                 </button>
             </nav>
+            <DeviceMenus
+                view=ui
+                on_choose=move |kind, id| session.with_value(|session| session.choose_device(kind, id))
+            />
 
             // Everything that appears and disappears as the room changes sits below the
             // controls, so that the buttons never move under the person's pointer: when the

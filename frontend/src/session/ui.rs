@@ -9,6 +9,7 @@ use leptos::html::Video;
 use leptos::prelude::*;
 
 use crate::call::controls::{Controls, RemoteControls};
+use crate::call::devices::{DeviceLists, DevicesInUse};
 use crate::call::media_problem::MediaProblem;
 use crate::call::room::Notice;
 use crate::call::status::{CallPhase, Presence, Status};
@@ -32,6 +33,16 @@ pub(super) struct SessionUi {
     pub(super) remote_controls: RwSignal<RemoteControls>,
     /// The letter shown in place of their video while their camera is off.
     pub(super) remote_initial: RwSignal<String>,
+    /// True while a screen is shared (the preview shows it, not mirrored).
+    pub(super) sharing: RwSignal<bool>,
+    /// True while the browser's share picker is open.
+    pub(super) share_pending: RwSignal<bool>,
+    /// The cameras, microphones and speakers the menus offer.
+    pub(super) devices: RwSignal<DeviceLists>,
+    /// The devices in use (the menus' selected entries).
+    pub(super) devices_in_use: RwSignal<DevicesInUse>,
+    /// A sentence about devices or sharing: a fallback after a device went, a failed switch.
+    pub(super) device_notice: RwSignal<Option<String>>,
     pub(super) local_video: NodeRef<Video>,
     pub(super) remote_video: NodeRef<Video>,
 }
@@ -50,6 +61,11 @@ impl SessionUi {
             controls: RwSignal::new(Controls::default()),
             remote_controls: RwSignal::new(RemoteControls::default()),
             remote_initial: RwSignal::new("?".to_owned()),
+            sharing: RwSignal::new(false),
+            share_pending: RwSignal::new(false),
+            devices: RwSignal::new(DeviceLists::default()),
+            devices_in_use: RwSignal::new(DevicesInUse::default()),
+            device_notice: RwSignal::new(None),
             local_video: NodeRef::new(),
             remote_video: NodeRef::new(),
         }
@@ -67,6 +83,11 @@ impl SessionUi {
             controls: self.controls.read_only(),
             remote_controls: self.remote_controls.read_only(),
             remote_initial: self.remote_initial.read_only(),
+            sharing: self.sharing.read_only(),
+            share_pending: self.share_pending.read_only(),
+            devices: self.devices.read_only(),
+            devices_in_use: self.devices_in_use.read_only(),
+            device_notice: self.device_notice.read_only(),
             local_video: self.local_video,
             remote_video: self.remote_video,
         }
@@ -92,6 +113,16 @@ pub struct SessionView {
     pub remote_controls: ReadSignal<RemoteControls>,
     /// The letter shown in place of their video while their camera is off.
     pub remote_initial: ReadSignal<String>,
+    /// True while a screen is shared.
+    pub sharing: ReadSignal<bool>,
+    /// True while the browser's share picker is open.
+    pub share_pending: ReadSignal<bool>,
+    /// The cameras, microphones and speakers the menus offer.
+    pub devices: ReadSignal<DeviceLists>,
+    /// The devices in use.
+    pub devices_in_use: ReadSignal<DevicesInUse>,
+    /// A sentence about devices or sharing, if any.
+    pub device_notice: ReadSignal<Option<String>>,
     /// Bound to `#local-video` by the page; the session shows the camera in it.
     pub local_video: NodeRef<Video>,
     /// Bound to `#remote-video` by the page; the session shows the other person in it.
