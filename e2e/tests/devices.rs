@@ -192,3 +192,27 @@ async fn losing_a_device_falls_back_to_the_default_and_says_so() -> anyhow::Resu
     );
     Ok(())
 }
+
+/// Where the browser cannot choose a speaker (no `HTMLMediaElement.setSinkId`), the speaker
+/// menu is hidden; the camera and microphone menus are still there.
+#[tokio::test]
+async fn the_speaker_menu_is_hidden_where_the_browser_cannot_choose_one() -> anyhow::Result<()> {
+    let stack = Stack::start(StackOptions::default()).await?;
+    let person = stack.browser(e2e::BrowserOptions::default()).await?;
+    thirtyfour::extensions::cdp::ChromeDevTools::new(person.driver.handle.clone())
+        .execute_cdp_with_params(
+            "Page.addScriptToEvaluateOnNewDocument",
+            serde_json::json!({ "source": "delete HTMLMediaElement.prototype.setSinkId;" }),
+        )
+        .await?;
+    person.join_with_video(&stack.new_room_url()).await?;
+    person
+        .wait_for(
+            "const s = document.getElementById('speaker-select');
+             const c = document.getElementById('camera-select');
+             return !!s && s.hidden && !!c && !c.hidden && !c.disabled;",
+            "#speaker-select hidden, #camera-select shown",
+        )
+        .await?;
+    Ok(())
+}

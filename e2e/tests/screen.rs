@@ -167,3 +167,31 @@ async fn stopping_a_share_with_the_camera_off_sends_nothing() -> anyhow::Result<
     );
     Ok(())
 }
+
+/// Where the browser has no `getDisplayMedia` (phones), `#share-screen` is hidden.
+#[tokio::test]
+async fn the_button_is_hidden_where_the_browser_cannot_share() -> anyhow::Result<()> {
+    let stack = Stack::start(StackOptions::default()).await?;
+    let person = stack.browser(e2e::BrowserOptions::default()).await?;
+    before_the_page(&person, "delete MediaDevices.prototype.getDisplayMedia;").await?;
+    person.join_with_video(&stack.new_room_url()).await?;
+    person
+        .wait_for(
+            "const b = document.getElementById('share-screen'); return !!b && b.hidden;",
+            "#share-screen hidden",
+        )
+        .await?;
+    Ok(())
+}
+
+/// Runs `script` in every new document of this browser before the page's own scripts.
+async fn before_the_page(person: &Browser, script: &str) -> anyhow::Result<()> {
+    use thirtyfour::extensions::cdp::ChromeDevTools;
+    ChromeDevTools::new(person.driver.handle.clone())
+        .execute_cdp_with_params(
+            "Page.addScriptToEvaluateOnNewDocument",
+            serde_json::json!({ "source": script }),
+        )
+        .await?;
+    Ok(())
+}

@@ -52,8 +52,10 @@ fn DeviceMenu(
     view! {
         <label class="device-menu" hidden=hidden>
             <span>{label}</span>
+            // Hidden itself too, not only through its label: the contract names the select.
             <select
                 id=id
+                hidden=hidden
                 title=format!("Choose your {}", kind.noun())
                 disabled=move || view.devices.read().of(kind).is_empty()
                 on:change=move |event| on_choose(kind, event_target_value(&event))
