@@ -174,6 +174,18 @@ impl Browser {
         scratch: &Path,
         options: BrowserOptions,
     ) -> anyhow::Result<Self> {
+        Self::launch_with_flags(chromedriver, scratch, options, &[]).await
+    }
+
+    /// Like [`Browser::launch`], with more Chromium flags after the usual ones (a later flag
+    /// wins over an earlier one of the same name, e.g.
+    /// `--use-fake-device-for-media-stream=device-count=2`).
+    pub async fn launch_with_flags(
+        chromedriver: &Chromedriver,
+        scratch: &Path,
+        options: BrowserOptions,
+        flags: &[&str],
+    ) -> anyhow::Result<Self> {
         let name = format!("browser-{:08x}", rand::random::<u32>());
         let profile = scratch.join(&name);
         std::fs::create_dir_all(&profile)?;
@@ -187,6 +199,9 @@ impl Browser {
         } else {
             // Headless Chromium has no prompt to show: this answers every prompt with "Block".
             caps.add_arg("--deny-permission-prompts")?;
+        }
+        for flag in flags {
+            caps.add_arg(flag)?;
         }
         caps.add_arg(&format!("--user-data-dir={}", profile.display()))?;
         let driver = WebDriver::new(chromedriver.url(), caps)

@@ -175,6 +175,15 @@ impl Stack {
         Browser::launch(&self.chromedriver, self.scratch.path(), options).await
     }
 
+    /// A new browser with more Chromium flags (see [`Browser::launch_with_flags`]).
+    pub async fn browser_with_flags(
+        &self,
+        options: BrowserOptions,
+        flags: &[&str],
+    ) -> anyhow::Result<Browser> {
+        Browser::launch_with_flags(&self.chromedriver, self.scratch.path(), options, flags).await
+    }
+
     /// `http://localhost:<port>/room/<a fresh random name>`.
     pub fn new_room_url(&self) -> String {
         format!("{}{}", self.backend.origin(), new_room_path())

@@ -4,7 +4,7 @@
 //! call goes on with what there is: video only, else audio only. Refusals and busy devices are
 //! not retried here — the page explains them and offers a button.
 
-use js_sys::Array;
+use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -12,6 +12,7 @@ use web_sys::{
 };
 
 use crate::call::media_problem::MediaProblem;
+use crate::call::screen::ShareProblem;
 
 /// The local camera/microphone stream. Dropping it stops every track.
 #[derive(Debug)]
@@ -54,6 +55,22 @@ impl LocalMedia {
     pub fn add_camera(&self, track: &MediaStreamTrack) {
         self.stream.add_track(track);
     }
+
+    /// The first track of `kind` (`"audio"` or `"video"`), if any.
+    pub fn track(&self, kind: &str) -> Option<MediaStreamTrack> {
+        self.tracks().into_iter().find(|track| track.kind() == kind)
+    }
+
+    /// Puts `track` in place of the tracks of its kind, which are stopped (another device
+    /// chosen, or a fallback after one was lost).
+    pub fn replace_track(&self, track: &MediaStreamTrack) {
+        let kind = track.kind();
+        for old in self.tracks().iter().filter(|old| old.kind() == kind) {
+            old.stop();
+            self.stream.remove_track(old);
+        }
+        self.stream.add_track(track);
+    }
 }
 
 impl Drop for LocalMedia {
@@ -88,14 +105,100 @@ pub async fn open_camera_and_microphone() -> Result<LocalMedia, MediaProblem> {
     Err(last_problem)
 }
 
-/// Asks for the camera alone (turning it back on): its video track.
-pub async fn open_camera() -> Result<MediaStreamTrack, MediaProblem> {
+/// Asks for the camera alone (turning it back on, or another camera): its video track.
+/// `device` is a `deviceId` the browser must honour (`exact`), or `None` for its default.
+pub async fn open_camera(device: Option<&str>) -> Result<MediaStreamTrack, MediaProblem> {
+    open_one(false, device).await
+}
+
+/// Asks for the microphone alone (another microphone, or the default after one was lost).
+pub async fn open_microphone(device: Option<&str>) -> Result<MediaStreamTrack, MediaProblem> {
+    open_one(true, device).await
+}
+
+async fn open_one(audio: bool, device: Option<&str>) -> Result<MediaStreamTrack, MediaProblem> {
     let devices = media_devices().ok_or(MediaProblem::Insecure)?;
-    let stream = get_user_media(&devices, false, true).await?;
+    let constraint = device.map_or(JsValue::TRUE, device_constraint);
+    let constraints = MediaStreamConstraints::new();
+    if audio {
+        constraints.set_audio(&constraint);
+    } else {
+        constraints.set_video(&constraint);
+    }
+    let stream = request(&devices, &constraints).await?;
     tracks_of(&stream)
         .into_iter()
         .next()
         .ok_or(MediaProblem::NoDevice)
+}
+
+/// `{deviceId: {exact: id}}`: that device or an error, never a silent substitute.
+fn device_constraint(id: &str) -> JsValue {
+    let exact = Object::new();
+    let constraint = Object::new();
+    // Setting a property on a fresh plain object cannot fail.
+    let _ = Reflect::set(&exact, &"exact".into(), &id.into());
+    let _ = Reflect::set(&constraint, &"deviceId".into(), &exact);
+    constraint.into()
+}
+
+/// The `deviceId` a track was opened from (`getSettings()`), if the browser says.
+pub fn device_id_of(track: &MediaStreamTrack) -> Option<String> {
+    let settings = Reflect::get(track, &"getSettings".into())
+        .ok()?
+        .dyn_into::<Function>()
+        .ok()?
+        .call0(track)
+        .ok()?;
+    Reflect::get(&settings, &"deviceId".into())
+        .ok()?
+        .as_string()
+        .filter(|id| !id.is_empty())
+}
+
+/// Whether this browser can share a screen (`getDisplayMedia`; phones have none).
+pub fn can_share_screen() -> bool {
+    media_devices().is_some_and(|devices| {
+        Reflect::get(&devices, &"getDisplayMedia".into()).is_ok_and(|f| f.is_function())
+    })
+}
+
+/// Asks the person to pick a screen, window or tab: the picked surface's video track.
+pub async fn open_screen() -> Result<MediaStreamTrack, ShareProblem> {
+    let devices = media_devices().ok_or(ShareProblem::Unsupported)?;
+    let get = Reflect::get(&devices, &"getDisplayMedia".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .ok_or(ShareProblem::Unsupported)?;
+    let constraints = Object::new();
+    let _ = Reflect::set(&constraints, &"video".into(), &JsValue::TRUE);
+    let promise: Promise = get
+        .call1(&devices, &constraints)
+        .and_then(JsCast::dyn_into)
+        .map_err(|error| ShareProblem::from_error(&error))?;
+    let stream: MediaStream = JsFuture::from(promise)
+        .await
+        .map(JsCast::unchecked_into)
+        .map_err(|error| ShareProblem::from_error(&error))?;
+    let tracks = tracks_of(&stream);
+    // Only the picture is sent; a tab's audio, if offered, is not asked for nor kept.
+    let video = tracks.iter().find(|track| track.kind() == "video").cloned();
+    for track in tracks.iter().filter(|track| track.kind() != "video") {
+        track.stop();
+    }
+    video.ok_or(ShareProblem::Failed("no video".to_owned()))
+}
+
+impl ShareProblem {
+    fn from_error(error: &JsValue) -> Self {
+        match super::dom_exception_name(error).as_deref() {
+            // The person closed the picker, or the browser's policy refused.
+            Some("NotAllowedError") | Some("AbortError") => Self::Cancelled,
+            Some("NotSupportedError") => Self::Unsupported,
+            Some(name) => Self::Failed(name.to_owned()),
+            None => Self::Failed("unknown".to_owned()),
+        }
+    }
 }
 
 /// `navigator.mediaDevices`, absent outside secure contexts.
@@ -114,8 +217,15 @@ async fn get_user_media(
     let constraints = MediaStreamConstraints::new();
     constraints.set_audio_bool(audio);
     constraints.set_video_bool(video);
+    request(devices, &constraints).await
+}
+
+async fn request(
+    devices: &MediaDevices,
+    constraints: &MediaStreamConstraints,
+) -> Result<MediaStream, MediaProblem> {
     let promise = devices
-        .get_user_media_with_constraints(&constraints)
+        .get_user_media_with_constraints(constraints)
         .map_err(|error| problem_of(&error))?;
     JsFuture::from(promise)
         .await

@@ -177,14 +177,33 @@ impl PeerConnection {
         });
     }
 
-    /// The video transceiver (found by its receiver's kind, which stays set while the sender
-    /// has no track).
+    /// Sends `track` on the audio sender by `replaceTrack` (another microphone): no
+    /// renegotiation.
+    pub fn replace_audio_track(&self, track: &MediaStreamTrack) {
+        let Some(transceiver) = self.transceiver_of("audio") else {
+            return;
+        };
+        let promise = transceiver.sender().replace_track(Some(track));
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(error) = JsFuture::from(promise).await {
+                super::warn("replaceTrack failed", &error);
+            }
+        });
+    }
+
+    /// The video transceiver.
     fn video_transceiver(&self) -> Option<RtcRtpTransceiver> {
+        self.transceiver_of("video")
+    }
+
+    /// The first transceiver of `kind` (found by its receiver's kind, which stays set while the
+    /// sender has no track).
+    fn transceiver_of(&self, kind: &str) -> Option<RtcRtpTransceiver> {
         self.pc
             .get_transceivers()
             .iter()
             .map(JsCast::unchecked_into::<RtcRtpTransceiver>)
-            .find(|transceiver| transceiver.receiver().track().kind() == "video")
+            .find(|transceiver| transceiver.receiver().track().kind() == kind)
     }
 
     /// Whether the signalling state is `stable` (no offer outstanding).

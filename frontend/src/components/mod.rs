@@ -1,6 +1,7 @@
 //! Pieces of the room page. Each renders signals it is handed; none owns browser objects.
 
 mod control_button;
+mod devices;
 mod icon;
 mod media_error;
 mod share_link;
@@ -8,6 +9,7 @@ mod stats_panel;
 mod status_line;
 
 pub use control_button::ControlButton;
+pub use devices::DeviceMenus;
 pub use icon::{Icon, IconView};
 pub use media_error::MediaError;
 pub use share_link::ShareLink;

@@ -11,9 +11,12 @@ use shared::RoomName;
 use wasm_bindgen::JsCast;
 
 use crate::browser::location::room_link;
+use crate::browser::media::can_share_screen;
 use crate::call::controls::{Toggle, shortcut, takes_text};
 use crate::call::status::{CallPhase, Presence};
-use crate::components::{ControlButton, Icon, MediaError, ShareLink, StatsPanel, StatusLine};
+use crate::components::{
+    ControlButton, DeviceMenus, Icon, MediaError, ShareLink, StatsPanel, StatusLine,
+};
 use crate::session::Session;
 
 /// Validates the name in the address, then shows the room (or why the name is wrong).
@@ -105,6 +108,7 @@ fn Room(room: RoomName) -> impl IntoView {
                         <video
                             id="local-video"
                             class="mirrored"
+                            class:screen=move || ui.sharing.get()
                             node_ref=ui.local_video
                             autoplay=true
                             playsinline=true
@@ -166,6 +170,17 @@ fn Room(room: RoomName) -> impl IntoView {
                     on_press=move || session.with_value(|session| session.toggle(Toggle::Camera))
                 />
                 <ControlButton
+                    id="share-screen"
+                    label="Share screen"
+                    title="Show your screen, a window or a tab instead of your camera (press again to stop)"
+                    icon=Icon::Screen
+                    // Phones have no getDisplayMedia; a call needs camera and microphone first.
+                    hidden=!can_share_screen()
+                    disabled=Signal::derive(move || !ui.has_media.get() || ui.share_pending.get())
+                    pressed=Signal::derive(move || ui.sharing.get())
+                    on_press=move || session.with_value(|session| session.toggle_screen_share())
+                />
+                <ControlButton
                     id="stats-toggle"
                     label="Stats"
                     title="Show or hide the call's live statistics"
@@ -183,6 +198,14 @@ fn Room(room: RoomName) -> impl IntoView {
                     on_press=move || session.with_value(|session| session.retry_call())
                 />
             </nav>
+            <DeviceMenus
+                view=ui
+                on_choose=move |kind, id| session.with_value(|session| session.choose_device(kind, id))
+            />
+            <DeviceMenus
+                view=ui
+                on_choose=move |kind, id| session.with_value(|session| session.choose_device(kind, id))
+            />
 
             // Everything that appears and disappears as the room changes sits below the
             // controls, so that the buttons never move under the person's pointer: when the

@@ -114,6 +114,11 @@ impl Call {
         self.peer.replace_video_track(track);
     }
 
+    /// Sends `track` as the audio (another microphone), without renegotiation.
+    pub(super) fn replace_audio(&self, track: &MediaStreamTrack) {
+        self.peer.replace_audio_track(track);
+    }
+
     /// Makes sure the first offer has a video section even with the camera off, so turning it
     /// on needs no new offer. Only for the caller: a transceiver added before the other side's
     /// offer would not be matched to it and would itself need an offer.
@@ -157,6 +162,10 @@ impl Session {
         // Events fire as later tasks, so adding tracks here cannot re-enter the session.
         if let Some(media) = &state.media {
             peer.add_tracks(&media.tracks(), media.stream());
+        }
+        // Sharing before the call: the screen goes out from the start.
+        if let Some(screen) = &state.screen {
+            peer.replace_video_track(Some(screen.track()));
         }
         let channel = DataChannel::negotiated(peer.raw(), {
             let this = self.this.clone();

@@ -13,15 +13,18 @@
 //! - `call.rs`: the calls — peer connection, negotiation, candidates, route, live stats — keyed by the
 //!   other person's [`PeerId`] (at most one entry while rooms hold two people);
 //! - [`ui`]: the signals, writable here and read-only for components;
+//! - `screen.rs`: screen sharing; `devices.rs`: choosing devices and falling back;
 //! - `hooks.rs` (cargo feature `test-hooks` only): what the browser tests inspect.
 //!
 //! A `RefCell` guards the state; it is never borrowed across an `.await`, and browser callbacks
 //! arrive as separate tasks, so borrows never overlap.
 
 mod call;
+mod devices;
 #[cfg(feature = "test-hooks")]
 mod hooks;
 pub mod link;
+mod screen;
 pub mod ui;
 
 use std::cell::RefCell;
@@ -61,6 +64,10 @@ struct State {
     controls: Controls,
     /// True while the camera is being turned back on (`getUserMedia` pending).
     camera_pending: bool,
+    /// The shared screen while sharing: sent in place of the camera.
+    screen: Option<screen::ScreenShare>,
+    /// Which camera, microphone and speaker are in use, and what watches them.
+    devices: devices::Devices,
 }
 
 impl State {
@@ -116,6 +123,8 @@ impl Session {
                 next_generation: 0,
                 controls: Controls::default(),
                 camera_pending: false,
+                screen: None,
+                devices: devices::Devices::default(),
             }),
         });
         let transport: Rc<dyn Transport> = connect(LinkEvents(Rc::downgrade(&session)));
@@ -131,18 +140,19 @@ impl Session {
 
     /// Releases everything: the calls, the camera, timers and the link. Idempotent.
     pub fn stop(&self) {
-        let (calls, media, transport, timer) = {
+        let (calls, media, transport, timer, screen) = {
             let mut state = self.state.borrow_mut();
             (
                 std::mem::take(&mut state.calls),
                 state.media.take(),
                 state.transport.take(),
                 state.ice_refresh.take(),
+                state.screen.take(),
             )
         };
         // Released outside the borrow: closing things may fire events synchronously.
         self.close_calls(calls);
-        drop((media, transport, timer));
+        drop((media, transport, timer, screen));
     }
 
     fn send(&self, message: ClientMessage) {
@@ -272,6 +282,7 @@ impl Session {
         };
         drop(old);
         self.ui.has_media.set(true);
+        self.devices_started();
     }
 
     // ----- the person's commands --------------------------------------------------------
@@ -293,6 +304,9 @@ impl Session {
         {
             // `negotiationneeded` fires as a later task: this still goes in the first offer.
             call.ensure_video();
+            if let Some(screen) = &self.state.borrow().screen {
+                call.replace_video(Some(screen.track()));
+            }
         }
     }
 
@@ -313,8 +327,11 @@ impl Session {
                 if let Some(media) = &state.media {
                     media.stop_camera();
                 }
-                for call in state.calls.values() {
-                    call.replace_video(None);
+                // While sharing, the screen stays on the sender.
+                if state.screen.is_none() {
+                    for call in state.calls.values() {
+                        call.replace_video(None);
+                    }
                 }
             }
             Toggle::Camera => {
@@ -338,8 +355,9 @@ impl Session {
     /// Asks for the camera again and sends it in place of nothing.
     fn turn_camera_on(&self) {
         let this = self.this.clone();
+        let chosen = self.state.borrow().devices.in_use.camera.clone();
         spawn_local(async move {
-            let opened = open_camera().await;
+            let opened = open_camera(chosen.as_deref()).await;
             let Some(session) = this.upgrade() else {
                 if let Ok(track) = opened {
                     track.stop();
@@ -361,12 +379,15 @@ impl Session {
                 return;
             };
             media.add_camera(&track);
-            for call in state.calls.values() {
-                call.replace_video(Some(&track));
+            if state.screen.is_none() {
+                for call in state.calls.values() {
+                    call.replace_video(Some(&track));
+                }
             }
             state.controls.camera_off = false;
             let controls = state.controls;
             drop(state);
+            session.watch_track(crate::call::devices::DeviceKind::Camera, &track);
             session.controls_changed(controls);
         });
     }

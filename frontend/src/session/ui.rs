@@ -9,6 +9,7 @@ use leptos::html::Video;
 use leptos::prelude::*;
 
 use crate::call::controls::{Controls, RemoteControls};
+use crate::call::devices::{DeviceLists, DevicesInUse};
 use crate::call::media_problem::MediaProblem;
 use crate::call::room::Notice;
 use crate::call::stats::Reading;
@@ -38,6 +39,16 @@ pub(super) struct SessionUi {
     pub(super) stats: RwSignal<Option<Reading>>,
     /// The last minute of them, for the graph (emptied when a call begins).
     pub(super) stats_history: RwSignal<History>,
+    /// True while a screen is shared (the preview shows it, not mirrored).
+    pub(super) sharing: RwSignal<bool>,
+    /// True while the browser's share picker is open.
+    pub(super) share_pending: RwSignal<bool>,
+    /// The cameras, microphones and speakers the menus offer.
+    pub(super) devices: RwSignal<DeviceLists>,
+    /// The devices in use (the menus' selected entries).
+    pub(super) devices_in_use: RwSignal<DevicesInUse>,
+    /// A sentence about devices or sharing: a fallback after a device went, a failed switch.
+    pub(super) device_notice: RwSignal<Option<String>>,
     pub(super) local_video: NodeRef<Video>,
     pub(super) remote_video: NodeRef<Video>,
 }
@@ -58,6 +69,11 @@ impl SessionUi {
             remote_initial: RwSignal::new("?".to_owned()),
             stats: RwSignal::new(None),
             stats_history: RwSignal::new(History::default()),
+            sharing: RwSignal::new(false),
+            share_pending: RwSignal::new(false),
+            devices: RwSignal::new(DeviceLists::default()),
+            devices_in_use: RwSignal::new(DevicesInUse::default()),
+            device_notice: RwSignal::new(None),
             local_video: NodeRef::new(),
             remote_video: NodeRef::new(),
         }
@@ -77,6 +93,11 @@ impl SessionUi {
             remote_initial: self.remote_initial.read_only(),
             stats: self.stats.read_only(),
             stats_history: self.stats_history.read_only(),
+            sharing: self.sharing.read_only(),
+            share_pending: self.share_pending.read_only(),
+            devices: self.devices.read_only(),
+            devices_in_use: self.devices_in_use.read_only(),
+            device_notice: self.device_notice.read_only(),
             local_video: self.local_video,
             remote_video: self.remote_video,
         }
@@ -106,6 +127,16 @@ pub struct SessionView {
     pub stats: ReadSignal<Option<Reading>>,
     /// The last minute of them, for the graph.
     pub stats_history: ReadSignal<History>,
+    /// True while a screen is shared.
+    pub sharing: ReadSignal<bool>,
+    /// True while the browser's share picker is open.
+    pub share_pending: ReadSignal<bool>,
+    /// The cameras, microphones and speakers the menus offer.
+    pub devices: ReadSignal<DeviceLists>,
+    /// The devices in use.
+    pub devices_in_use: ReadSignal<DevicesInUse>,
+    /// A sentence about devices or sharing, if any.
+    pub device_notice: ReadSignal<Option<String>>,
     /// Bound to `#local-video` by the page; the session shows the camera in it.
     pub local_video: NodeRef<Video>,
     /// Bound to `#remote-video` by the page; the session shows the other person in it.
