@@ -7,6 +7,7 @@
 
 pub mod backoff;
 pub mod candidates;
+pub mod chat;
 pub mod check;
 pub mod controls;
 pub mod ice_state;
@@ -16,3 +17,4 @@ pub mod room;
 pub mod room_name;
 pub mod route;
 pub mod status;
+pub mod transfer;
