@@ -7,6 +7,7 @@
 
 pub mod channel;
 pub mod check;
+pub mod files;
 pub mod location;
 pub mod media;
 pub mod peer;

@@ -180,7 +180,10 @@ mod tests {
             ChatText::new("a".repeat(MAX_CHAT_CHARS + 1)),
             Err(ChatTextError::TooLong)
         );
-        assert_eq!(ChatText::new(" hi\n").map(ChatText::into_string), Ok(" hi\n".to_owned()));
+        assert_eq!(
+            ChatText::new(" hi\n").map(ChatText::into_string),
+            Ok(" hi\n".to_owned())
+        );
     }
 
     #[test]
@@ -255,7 +258,12 @@ mod tests {
 
     #[test]
     fn the_segments_put_back_together_are_the_text() {
-        for sample in ["", "plain", "é https://ü.example/ä. ok", "https://a.b https://c.d"] {
+        for sample in [
+            "",
+            "plain",
+            "é https://ü.example/ä. ok",
+            "https://a.b https://c.d",
+        ] {
             let joined: String = segments(sample)
                 .into_iter()
                 .map(|s| match s {

@@ -249,7 +249,10 @@ impl<T> Outgoings<T> {
 
     /// The transfer to send next (the oldest still live), if any.
     pub fn first(&self) -> Option<(u32, &T)> {
-        self.live.iter().next().map(|(id, attached)| (*id, attached))
+        self.live
+            .iter()
+            .next()
+            .map(|(id, attached)| (*id, attached))
     }
 
     /// Ends a transfer (sent, cancelled or failed).
@@ -418,7 +421,11 @@ mod tests {
         let mut incoming = Incoming::new(3);
         incoming.push(b"ab").expect("fits");
         assert_eq!(incoming.push(b"cd"), Err(ReceiveError::Overflow));
-        assert_eq!(incoming.received(), 2, "an overflowing chunk is not counted");
+        assert_eq!(
+            incoming.received(),
+            2,
+            "an overflowing chunk is not counted"
+        );
     }
 
     #[test]
@@ -439,7 +446,9 @@ mod tests {
             Err(OfferError::DuplicateId)
         );
         for id in 2..=MAX_TRANSFERS_EACH_WAY as u32 {
-            incomings.offer(id, "c", 1, |_| ()).expect("within the limit");
+            incomings
+                .offer(id, "c", 1, |_| ())
+                .expect("within the limit");
         }
         assert_eq!(
             incomings.offer(99, "d", 1, |_| ()),
@@ -452,7 +461,10 @@ mod tests {
 
     #[test]
     fn names_lose_their_paths_and_control_characters() {
-        assert_eq!(safe_name("../../etc/passwd"), Ok(".._.._etc_passwd".to_owned()));
+        assert_eq!(
+            safe_name("../../etc/passwd"),
+            Ok(".._.._etc_passwd".to_owned())
+        );
         assert_eq!(safe_name("a\\b\u{0}c\n"), Ok("a_b_c_".to_owned()));
         assert_eq!(safe_name("  "), Err(OfferError::BadName));
         assert_eq!(safe_name("résumé.pdf"), Ok("résumé.pdf".to_owned()));
@@ -481,7 +493,11 @@ mod tests {
         assert_eq!(chunk_id([0, 0, 1, 2], buffer.len()), Some(258));
         assert_eq!(chunk_id([0, 0, 1, 2], CHUNK_HEADER_BYTES), None, "no bytes");
         assert_eq!(chunk_id([0, 0, 0, 1], MAX_CHUNK_BYTES), Some(1));
-        assert_eq!(chunk_id([0, 0, 0, 1], MAX_CHUNK_BYTES + 1), None, "too long");
+        assert_eq!(
+            chunk_id([0, 0, 0, 1], MAX_CHUNK_BYTES + 1),
+            None,
+            "too long"
+        );
     }
 
     #[test]
@@ -492,7 +508,9 @@ mod tests {
         meter.sample(2000.0, 2 * 1024 * 1024);
         // Five seconds later at a tenth of the speed: the early fast samples are forgotten.
         meter.sample(4500.0, 2 * 1024 * 1024 + 256 * 1024);
-        let speed = meter.sample(7000.0, 2 * 1024 * 1024 + 512 * 1024).expect("speed");
+        let speed = meter
+            .sample(7000.0, 2 * 1024 * 1024 + 512 * 1024)
+            .expect("speed");
         assert!((speed - 256.0 * 1024.0 / 2.5).abs() < 1.0, "{speed}");
     }
 

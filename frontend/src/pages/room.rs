@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use crate::browser::location::room_link;
 use crate::call::controls::{Toggle, shortcut, takes_text};
 use crate::call::status::{CallPhase, Presence};
-use crate::components::{MediaError, ShareLink, StatusLine};
+use crate::components::{ChatPanel, MediaError, ShareLink, StatusLine};
 use crate::session::Session;
 
 /// Validates the name in the address, then shows the room (or why the name is wrong).
@@ -198,6 +198,20 @@ fn Room(room: RoomName) -> impl IntoView {
             <MediaError
                 problem=ui.media_problem
                 on_retry=move || session.with_value(|session| session.get_video())
+            />
+
+            // Chat and files (issue 8): the panel renders; the session sends and receives.
+            <ChatPanel
+                chat=ui.chat
+                on_send=Callback::new(move |text: String| {
+                    session.with_value(|session| session.send_chat(&text).is_ok())
+                })
+                on_files=UnsyncCallback::new(move |files| {
+                    session.with_value(|session| session.send_files(files))
+                })
+                on_cancel=Callback::new(move |handle| {
+                    session.with_value(|session| session.cancel_transfer(handle))
+                })
             />
         </main>
     }

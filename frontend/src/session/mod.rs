@@ -12,6 +12,8 @@
 //!   server refresh;
 //! - `call.rs`: the calls — peer connection, negotiation, candidates, route — keyed by the
 //!   other person's [`PeerId`] (at most one entry while rooms hold two people);
+//! - `chat.rs`: chat and file transfers over the call's data channels, and [`chat_ui`] the
+//!   chat log's signals;
 //! - [`ui`]: the signals, writable here and read-only for components;
 //! - `hooks.rs` (cargo feature `test-hooks` only): what the browser tests inspect.
 //!
@@ -19,6 +21,8 @@
 //! arrive as separate tasks, so borrows never overlap.
 
 mod call;
+mod chat;
+pub mod chat_ui;
 #[cfg(feature = "test-hooks")]
 mod hooks;
 pub mod link;
@@ -61,6 +65,8 @@ struct State {
     controls: Controls,
     /// True while the camera is being turned back on (`getUserMedia` pending).
     camera_pending: bool,
+    /// Received files offered for saving; their URLs are revoked when the session goes.
+    saved_files: Vec<crate::browser::files::ObjectUrl>,
 }
 
 impl State {
@@ -116,6 +122,7 @@ impl Session {
                 next_generation: 0,
                 controls: Controls::default(),
                 camera_pending: false,
+                saved_files: Vec::new(),
             }),
         });
         let transport: Rc<dyn Transport> = connect(LinkEvents(Rc::downgrade(&session)));

@@ -8,6 +8,7 @@
 use leptos::html::Video;
 use leptos::prelude::*;
 
+use super::chat_ui::{ChatUi, ChatView};
 use crate::call::controls::{Controls, RemoteControls};
 use crate::call::media_problem::MediaProblem;
 use crate::call::room::Notice;
@@ -32,6 +33,8 @@ pub(super) struct SessionUi {
     pub(super) remote_controls: RwSignal<RemoteControls>,
     /// The letter shown in place of their video while their camera is off.
     pub(super) remote_initial: RwSignal<String>,
+    /// The chat log and its refusals.
+    pub(super) chat: ChatUi,
     pub(super) local_video: NodeRef<Video>,
     pub(super) remote_video: NodeRef<Video>,
 }
@@ -50,6 +53,7 @@ impl SessionUi {
             controls: RwSignal::new(Controls::default()),
             remote_controls: RwSignal::new(RemoteControls::default()),
             remote_initial: RwSignal::new("?".to_owned()),
+            chat: ChatUi::new(),
             local_video: NodeRef::new(),
             remote_video: NodeRef::new(),
         }
@@ -67,6 +71,7 @@ impl SessionUi {
             controls: self.controls.read_only(),
             remote_controls: self.remote_controls.read_only(),
             remote_initial: self.remote_initial.read_only(),
+            chat: self.chat.view(),
             local_video: self.local_video,
             remote_video: self.remote_video,
         }
@@ -92,6 +97,8 @@ pub struct SessionView {
     pub remote_controls: ReadSignal<RemoteControls>,
     /// The letter shown in place of their video while their camera is off.
     pub remote_initial: ReadSignal<String>,
+    /// The chat log and why the last message or file was not sent.
+    pub chat: ChatView,
     /// Bound to `#local-video` by the page; the session shows the camera in it.
     pub local_video: NodeRef<Video>,
     /// Bound to `#remote-video` by the page; the session shows the other person in it.
