@@ -12,6 +12,7 @@
 //! ever reaches a real network.
 
 pub mod browser;
+pub mod chat;
 pub mod group;
 pub mod http;
 pub mod media;

@@ -1,0 +1,126 @@
+//! Helpers for the chat and file tests and the file benchmark: a connected call, random files
+//! with their SHA-256, the page's JS memory, and the SHA-256 of what a page offers to save.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use thirtyfour::extensions::cdp::ChromeDevTools;
+
+use crate::{Browser, BrowserOptions, Stack};
+
+/// Two people in a room with their cameras on, in a connected call (both see `connected`).
+pub async fn connected_call(stack: &Stack) -> anyhow::Result<(Browser, Browser)> {
+    let alice = stack.browser(BrowserOptions::default()).await?;
+    let bob = stack.browser(BrowserOptions::default()).await?;
+    let room = stack.new_room_url();
+    for person in [&alice, &bob] {
+        person.join_with_video(&room).await?;
+    }
+    alice.click("call").await?;
+    for person in [&alice, &bob] {
+        person.wait_state("connected").await?;
+    }
+    Ok((alice, bob))
+}
+
+/// Writes `bytes` random bytes to `dir/name`; returns the path and their SHA-256 (hex).
+pub fn random_file(dir: &Path, name: &str, bytes: usize) -> anyhow::Result<(PathBuf, String)> {
+    use std::io::Write;
+    let path = dir.join(name);
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    let mut hasher = Sha256::new();
+    let mut block = vec![0u8; 1024 * 1024];
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(block.len());
+        rand::rng().fill_bytes(&mut block[..n]);
+        hasher.update(&block[..n]);
+        file.write_all(&block[..n])?;
+        left -= n;
+    }
+    file.flush()?;
+    Ok((path, hex(&hasher.finalize())))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Picks `path` in the page's `#file-input`, as a person choosing it in the dialog would.
+pub async fn pick_file(person: &Browser, path: &Path) -> anyhow::Result<()> {
+    let input = person.driver.find(thirtyfour::By::Id("file-input")).await?;
+    input
+        .send_keys(path.to_str().context("a UTF-8 temp path")?)
+        .await?;
+    Ok(())
+}
+
+/// The page's JavaScript memory in bytes: the V8 heap in use plus the backing stores of
+/// ArrayBuffers (where chunks and file slices live), from CDP `Runtime.getHeapUsage`.
+pub async fn js_memory(person: &Browser) -> anyhow::Result<u64> {
+    let devtools = ChromeDevTools::new(person.driver.handle.clone());
+    let usage = devtools.execute_cdp("Runtime.getHeapUsage").await?;
+    let field = |name: &str| usage.get(name).and_then(serde_json::Value::as_f64);
+    let used = field("usedSize").context("Runtime.getHeapUsage without usedSize")?;
+    let backing = field("backingStorageSize").unwrap_or(0.0);
+    Ok((used + backing) as u64)
+}
+
+/// A transfer element of the page: `from` is `"me"` or `"them"`.
+pub fn transfer(from: &str) -> String {
+    format!("#chat-log .transfer[data-from='{from}']")
+}
+
+/// Waits until the page's (only) transfer `from` is in `state`.
+pub async fn wait_transfer_state(person: &Browser, from: &str, state: &str) -> anyhow::Result<()> {
+    person
+        .wait_for(
+            &format!(
+                "const t = document.querySelector(\"{}\"); return !!t && t.dataset.state === '{state}';",
+                transfer(from)
+            ),
+            &format!("transfer from {from} {state}"),
+        )
+        .await
+}
+
+/// `[value, max]` of the transfer's `<progress>`.
+pub async fn progress(person: &Browser, from: &str) -> anyhow::Result<(f64, f64)> {
+    let value = person
+        .eval(&format!(
+            "const p = document.querySelector(\"{} progress\"); return p ? [p.value, p.max] : [0, 0];",
+            transfer(from)
+        ))
+        .await?;
+    let at = |i: usize| {
+        value
+            .get(i)
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(0.0)
+    };
+    Ok((at(0), at(1)))
+}
+
+/// The SHA-256 (hex) of the file behind the page's `a[download]` link in its received
+/// transfer, fetched and hashed in the page (WebCrypto), independently of the app's own check.
+pub async fn downloaded_sha256(person: &Browser, name: &str) -> anyhow::Result<String> {
+    let name = serde_json::to_string(name)?;
+    let value = person
+        .eval(&format!(
+            r#"
+const a = [...document.querySelectorAll("{} a[download]")].find(a => a.getAttribute('download') === {name});
+if (!a) return null;
+const bytes = await (await fetch(a.href)).arrayBuffer();
+const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+return [...digest].map(b => b.toString(16).padStart(2, '0')).join('');
+"#,
+            transfer("them")
+        ))
+        .await?;
+    value
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("{}: no a[download={name}] link", person.name))
+}
