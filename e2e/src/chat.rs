@@ -103,24 +103,40 @@ pub async fn progress(person: &Browser, from: &str) -> anyhow::Result<(f64, f64)
     Ok((at(0), at(1)))
 }
 
-/// The SHA-256 (hex) of the file behind the page's `a[download]` link in its received
-/// transfer, fetched and hashed in the page (WebCrypto), independently of the app's own check.
-pub async fn downloaded_sha256(person: &Browser, name: &str) -> anyhow::Result<String> {
-    let name = serde_json::to_string(name)?;
-    let value = person
-        .eval(&format!(
-            r#"
-const a = [...document.querySelectorAll("{} a[download]")].find(a => a.getAttribute('download') === {name});
-if (!a) return null;
-const bytes = await (await fetch(a.href)).arrayBuffer();
-const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-return [...digest].map(b => b.toString(16).padStart(2, '0')).join('');
-"#,
-            transfer("them")
-        ))
+/// Saves the file behind the page's `a[download=<name>]` link in its received transfer the
+/// way a person does (a click; Chromium downloads it into `dir`), and returns the SHA-256
+/// (hex) of the saved file: independent of the app's own check.
+pub async fn download_sha256(person: &Browser, name: &str, dir: &Path) -> anyhow::Result<String> {
+    let devtools = ChromeDevTools::new(person.driver.handle.clone());
+    devtools
+        .execute_cdp_with_params(
+            "Browser.setDownloadBehavior",
+            serde_json::json!({"behavior": "allow", "downloadPath": dir.to_str().context("a UTF-8 temp path")?}),
+        )
         .await?;
-    value
-        .as_str()
-        .map(str::to_owned)
-        .with_context(|| format!("{}: no a[download={name}] link", person.name))
+    let link = person
+        .driver
+        .find(thirtyfour::By::Css(format!(
+            "{} a[download={}]",
+            transfer("them"),
+            serde_json::to_string(name)?
+        )))
+        .await?;
+    link.click().await?;
+    let path = dir.join(name);
+    let partial = dir.join(format!("{name}.crdownload"));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !path.exists() || partial.exists() {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "{}: {name} was not saved in {}",
+            person.name,
+            dir.display()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut file = std::fs::File::open(&path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hex(&hasher.finalize()))
 }
