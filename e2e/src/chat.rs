@@ -68,6 +68,16 @@ pub async fn js_memory(person: &Browser) -> anyhow::Result<u64> {
     Ok((used + backing) as u64)
 }
 
+/// [`js_memory`] after a forced garbage collection (CDP `HeapProfiler.collectGarbage`): what
+/// the page really holds, without the file slices and chunks already dropped but not yet
+/// collected (V8 collects ArrayBuffers lazily, up to tens of MiB later).
+pub async fn live_js_memory(person: &Browser) -> anyhow::Result<u64> {
+    ChromeDevTools::new(person.driver.handle.clone())
+        .execute_cdp("HeapProfiler.collectGarbage")
+        .await?;
+    js_memory(person).await
+}
+
 /// A transfer element of the page: `from` is `"me"` or `"them"`.
 pub fn transfer(from: &str) -> String {
     format!("#chat-log .transfer[data-from='{from}']")
