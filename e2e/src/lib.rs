@@ -12,6 +12,7 @@
 //! ever reaches a real network.
 
 pub mod browser;
+pub mod chat;
 pub mod figures;
 pub mod group;
 pub mod http;

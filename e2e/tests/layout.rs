@@ -7,7 +7,8 @@
 //! which exports its path as `AXE_CORE_JS`.
 
 use anyhow::{Context, bail};
-use e2e::{Browser, BrowserOptions, Stack, StackOptions, workspace_root};
+use e2e::chat::connected_call;
+use e2e::{Browser, Stack, StackOptions, workspace_root};
 use serde::Deserialize;
 use thirtyfour::prelude::*;
 
@@ -57,6 +58,8 @@ struct Geometry {
     remote: Rect,
     local: Rect,
     bar: Rect,
+    /// The chat panel, or `None` while it is closed.
+    chat: Option<Rect>,
     /// The visible buttons of the control bar, in document order.
     controls: Vec<Control>,
 }
@@ -73,6 +76,7 @@ return {
   remote: rect(document.getElementById('remote-video')),
   local: rect(document.getElementById('local-video')),
   bar: rect(bar),
+  chat: document.getElementById('chat').hidden ? null : rect(document.getElementById('chat')),
   controls: [...bar.querySelectorAll('button')].filter(b => b.offsetParent !== null).map(b => ({
     id: b.id, title: b.title || '', label: (b.innerText || '').trim(), disabled: b.disabled,
     rect: rect(b) })),
@@ -89,16 +93,7 @@ return result.violations.map(v => `${v.id} (${v.impact}): ${v.help} — ` +
 
 /// Two people in a connected call, the remote video playing on `alice`'s side.
 async fn call(stack: &Stack) -> anyhow::Result<(Browser, Browser)> {
-    let alice = stack.browser(BrowserOptions::default()).await?;
-    let bob = stack.browser(BrowserOptions::default()).await?;
-    let room = stack.new_room_url();
-    for person in [&alice, &bob] {
-        person.join_with_video(&room).await?;
-    }
-    alice.click("call").await?;
-    for person in [&alice, &bob] {
-        person.wait_state("connected").await?;
-    }
+    let (alice, bob) = connected_call(stack).await?;
     alice
         .wait_for(
             "const v = document.getElementById('remote-video'); return v.videoWidth > 0 && !v.paused;",
@@ -106,6 +101,14 @@ async fn call(stack: &Stack) -> anyhow::Result<(Browser, Browser)> {
         )
         .await?;
     Ok((alice, bob))
+}
+
+/// `#chat` is shown (not `hidden`).
+async fn chat_shown(person: &Browser) -> anyhow::Result<bool> {
+    Ok(person
+        .eval("return !document.getElementById('chat').hidden;")
+        .await?
+        == serde_json::json!(true))
 }
 
 async fn geometry(person: &Browser) -> anyhow::Result<Geometry> {
@@ -201,6 +204,13 @@ async fn desktop_layout_keeps_the_remote_video_large_and_passes_the_accessibilit
         page.bar.top >= page.remote.bottom && page.bar.bottom <= page.viewport_height,
         "one bar of controls under the video, inside the window without scrolling: {page:?}"
     );
+    let chat = page
+        .chat
+        .context("the chat is open beside the videos on a wide screen")?;
+    assert!(
+        chat.left >= page.remote.right && chat.right <= page.viewport_width,
+        "the chat beside the remote video: {page:?}"
+    );
     let rows = page.controls.iter().map(|c| c.rect.top.round() as i64);
     let (top, lowest) = (rows.clone().min(), rows.max());
     assert_eq!(top, lowest, "the controls in one row: {:?}", page.controls);
@@ -219,6 +229,31 @@ async fn desktop_layout_keeps_the_remote_video_large_and_passes_the_accessibilit
     );
 
     check_accessibility(&alice, "desktop").await?;
+
+    // The chat closes; what arrives meanwhile is counted on its button; it opens again.
+    alice.click("chat-close").await?;
+    assert!(!chat_shown(&alice).await?, "#chat-close closes the chat");
+    let toggle = alice.driver.find(By::Id("chat-toggle")).await?;
+    assert_eq!(toggle.attr("aria-pressed").await?.as_deref(), Some("false"));
+    let input = bob.driver.find(By::Id("chat-input")).await?;
+    input.send_keys("are you there?").await?;
+    input.send_keys(Key::Enter).await?;
+    alice
+        .wait_for(
+            "const b = document.querySelector('#chat-toggle .badge'); return !!b && b.textContent === '1 new';",
+            "a badge with one new message on #chat-toggle",
+        )
+        .await?;
+    alice.click("chat-toggle").await?;
+    assert!(chat_shown(&alice).await?, "#chat-toggle opens the chat");
+    let badge = alice
+        .eval("return document.querySelector('#chat-toggle .badge') === null;")
+        .await?;
+    assert_eq!(
+        badge,
+        serde_json::json!(true),
+        "the badge goes once the chat is open"
+    );
     alice.quit().await?;
     bob.quit().await?;
     Ok(())
@@ -266,8 +301,33 @@ async fn phone_layout_fits_the_screen_keeps_controls_under_the_thumb_and_passes_
     }
     check_labels(&page.controls)?;
 
+    assert!(
+        page.chat.is_none(),
+        "the chat starts closed on a phone: {page:?}"
+    );
+
     alice.screenshot("room-phone").await?;
     check_accessibility(&alice, "phone").await?;
+
+    // The chat opens as a sheet over the lower part of the screen, within it.
+    alice.click("chat-toggle").await?;
+    let page = geometry(&alice).await?;
+    let sheet = page.chat.context("#chat-toggle opens the chat")?;
+    assert!(
+        sheet.left >= 0.0
+            && sheet.right <= page.viewport_width
+            && (sheet.bottom - page.viewport_height).abs() < 1.0
+            && sheet.top > page.viewport_height * 0.2,
+        "the chat as a sheet along the bottom of the screen: {page:?}"
+    );
+    assert!(
+        page.scroll_width <= page.viewport_width,
+        "no horizontal scroll with the chat: {page:?}"
+    );
+    alice.screenshot("room-phone-chat").await?;
+    check_accessibility(&alice, "phone, chat open").await?;
+    alice.click("chat-close").await?;
+    assert!(!chat_shown(&alice).await?, "#chat-close closes the sheet");
     alice.quit().await?;
     bob.quit().await?;
     Ok(())

@@ -22,4 +22,7 @@ mod peer;
 pub use ice::{IceCandidate, IceServer, IceTransportPolicy};
 pub use ids::{InvalidRoomName, PeerId, RoomName};
 pub use messages::{ClientMessage, ErrorCode, ParseError, ServerMessage};
-pub use peer::{DATA_CHANNEL_ID, DATA_CHANNEL_LABEL, PEER_PROTOCOL_VERSION, PeerMessage};
+pub use peer::{
+    CHUNK_HEADER_BYTES, DATA_CHANNEL_ID, DATA_CHANNEL_LABEL, FILES_CHANNEL_ID, FILES_CHANNEL_LABEL,
+    MAX_CHUNK_BYTES, MAX_CHUNK_PAYLOAD, PEER_PROTOCOL_VERSION, PeerMessage, TransferSide,
+};

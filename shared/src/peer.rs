@@ -5,8 +5,14 @@
 //! ordered), created by both sides with the peer connection, so it needs no signalling of its
 //! own. Each text message is one JSON object tagged by `"type"` in snake_case; every message
 //! carries the protocol version `"v":1`, so a later, incompatible version is recognised and
-//! ignored instead of misread. Both directions use the same [`PeerMessage`]. Chat and files
-//! will be further variants.
+//! ignored instead of misread. Both directions use the same [`PeerMessage`].
+//!
+//! Files go on a second negotiated channel ([`FILES_CHANNEL_LABEL`], id [`FILES_CHANNEL_ID`]):
+//! its text messages are the `file_*` variants and its binary messages are chunks (a 4-byte
+//! big-endian transfer id, then at most [`MAX_CHUNK_PAYLOAD`] bytes), so a file's offer, its
+//! chunks and its end arrive in order, and chat on `"app"` never waits behind a file.
+//! Everything here comes from the other browser, which is not trusted: the receiving side
+//! validates every field (lengths, sizes, counts) before acting on it.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +24,33 @@ pub const DATA_CHANNEL_LABEL: &str = "app";
 
 /// The data channel's negotiated id (the same on both sides).
 pub const DATA_CHANNEL_ID: u16 = 0;
+
+/// The files channel's label.
+pub const FILES_CHANNEL_LABEL: &str = "files";
+
+/// The files channel's negotiated id (the same on both sides).
+pub const FILES_CHANNEL_ID: u16 = 1;
+
+/// The largest binary message on the files channel: 16 KiB, the size every browser sends
+/// and receives without splitting.
+pub const MAX_CHUNK_BYTES: usize = 16 * 1024;
+
+/// The bytes of a chunk's header: the transfer id, big-endian `u32`.
+pub const CHUNK_HEADER_BYTES: usize = 4;
+
+/// The most file bytes one chunk carries.
+pub const MAX_CHUNK_PAYLOAD: usize = MAX_CHUNK_BYTES - CHUNK_HEADER_BYTES;
+
+/// Who sent a `file_cancel`, in the transfer it cancels: transfer ids are chosen by the file's
+/// sender, so the same id may name a file going each way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferSide {
+    /// The one sending the file.
+    Sender,
+    /// The one receiving it.
+    Receiver,
+}
 
 /// One message on the data channel, either way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +65,43 @@ pub enum PeerMessage {
         /// The sender's camera is off.
         camera_off: bool,
     },
+    /// A chat message, on `"app"`. The receiver refuses text longer than its limit.
+    Chat {
+        /// The protocol version ([`PEER_PROTOCOL_VERSION`]).
+        v: u32,
+        /// What the person typed, shown as text (never as HTML).
+        text: String,
+    },
+    /// A file is coming, on `"files"`, before its first chunk.
+    FileOffer {
+        /// The protocol version ([`PEER_PROTOCOL_VERSION`]).
+        v: u32,
+        /// Chosen by the sender, unique among its transfers of this call; chunks carry it.
+        id: u32,
+        /// The file's name (no path).
+        name: String,
+        /// The file's size in bytes: exactly this many arrive in chunks.
+        size: u64,
+    },
+    /// Every chunk of a file was sent, on `"files"` after its last chunk.
+    FileDone {
+        /// The protocol version ([`PEER_PROTOCOL_VERSION`]).
+        v: u32,
+        /// The transfer.
+        id: u32,
+        /// SHA-256 of the whole file, 64 lowercase hex digits: the receiver offers the file
+        /// only if what arrived has the same.
+        sha256: String,
+    },
+    /// A transfer is cancelled (by either side), on `"files"`; the other side stops too.
+    FileCancel {
+        /// The protocol version ([`PEER_PROTOCOL_VERSION`]).
+        v: u32,
+        /// The transfer, in the sender's numbering.
+        id: u32,
+        /// The role of whoever cancels it, which tells whose numbering `id` is in.
+        by: TransferSide,
+    },
 }
 
 impl PeerMessage {
@@ -44,10 +114,50 @@ impl PeerMessage {
         }
     }
 
+    /// A chat message of this version.
+    pub fn chat(text: impl Into<String>) -> Self {
+        Self::Chat {
+            v: PEER_PROTOCOL_VERSION,
+            text: text.into(),
+        }
+    }
+
+    /// A file offer of this version.
+    pub fn file_offer(id: u32, name: impl Into<String>, size: u64) -> Self {
+        Self::FileOffer {
+            v: PEER_PROTOCOL_VERSION,
+            id,
+            name: name.into(),
+            size,
+        }
+    }
+
+    /// A file's end of this version.
+    pub fn file_done(id: u32, sha256: impl Into<String>) -> Self {
+        Self::FileDone {
+            v: PEER_PROTOCOL_VERSION,
+            id,
+            sha256: sha256.into(),
+        }
+    }
+
+    /// A cancel of this version.
+    pub fn file_cancel(id: u32, by: TransferSide) -> Self {
+        Self::FileCancel {
+            v: PEER_PROTOCOL_VERSION,
+            id,
+            by,
+        }
+    }
+
     /// The message's version.
     pub fn version(&self) -> u32 {
         match self {
-            Self::State { v, .. } => *v,
+            Self::State { v, .. }
+            | Self::Chat { v, .. }
+            | Self::FileOffer { v, .. }
+            | Self::FileDone { v, .. }
+            | Self::FileCancel { v, .. } => *v,
         }
     }
 

@@ -4,7 +4,7 @@
 
 use shared::{
     ClientMessage, ErrorCode, IceCandidate, IceServer, IceTransportPolicy, ParseError, PeerId,
-    PeerMessage, RoomName, ServerMessage,
+    PeerMessage, RoomName, ServerMessage, TransferSide,
 };
 
 fn room(name: &str) -> RoomName {
@@ -194,6 +194,29 @@ fn peer_examples() -> Vec<(PeerMessage, &'static str)> {
             PeerMessage::state(true, true),
             r#"{"type":"state","v":1,"muted":true,"camera_off":true}"#,
         ),
+        (
+            PeerMessage::chat("see <b>this</b> https://example.com"),
+            r#"{"type":"chat","v":1,"text":"see <b>this</b> https://example.com"}"#,
+        ),
+        (
+            PeerMessage::file_offer(1, "notes.pdf", 1_048_576),
+            r#"{"type":"file_offer","v":1,"id":1,"name":"notes.pdf","size":1048576}"#,
+        ),
+        (
+            PeerMessage::file_done(
+                1,
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            ),
+            r#"{"type":"file_done","v":1,"id":1,"sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}"#,
+        ),
+        (
+            PeerMessage::file_cancel(1, TransferSide::Sender),
+            r#"{"type":"file_cancel","v":1,"id":1,"by":"sender"}"#,
+        ),
+        (
+            PeerMessage::file_cancel(2, TransferSide::Receiver),
+            r#"{"type":"file_cancel","v":1,"id":2,"by":"receiver"}"#,
+        ),
     ]
 }
 
@@ -214,6 +237,9 @@ fn peer_messages_of_other_versions_are_ignored() {
         r#"{"type":"state","muted":true,"camera_off":true}"#,
         r#"{"type":"dance","v":1}"#,
         r#"{"type":"state","v":1,"muted":"yes","camera_off":true}"#,
+        r#"{"type":"chat","v":2,"text":"hi"}"#,
+        r#"{"type":"file_offer","v":1,"id":-1,"name":"a","size":1}"#,
+        r#"{"type":"file_cancel","v":1,"id":1,"by":"someone"}"#,
         "not json",
     ] {
         assert_eq!(PeerMessage::parse(ignored), None, "{ignored}");

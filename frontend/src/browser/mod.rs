@@ -8,6 +8,7 @@
 pub mod channel;
 pub mod check;
 pub mod devices;
+pub mod files;
 pub mod location;
 pub mod media;
 pub mod peer;

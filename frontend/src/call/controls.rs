@@ -56,6 +56,7 @@ impl RemoteControls {
             PeerMessage::State {
                 muted, camera_off, ..
             } => Some(Self { muted, camera_off }),
+            _ => None,
         }
     }
 }

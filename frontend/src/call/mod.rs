@@ -7,6 +7,7 @@
 
 pub mod backoff;
 pub mod candidates;
+pub mod chat;
 pub mod check;
 pub mod controls;
 pub mod devices;
@@ -21,3 +22,4 @@ pub mod stats;
 pub mod stats_entry;
 pub mod stats_history;
 pub mod status;
+pub mod transfer;

@@ -30,6 +30,9 @@ pub fn ControlButton(
     /// For `aria-controls`: the id of the panel the button opens.
     #[prop(optional)]
     controls: Option<&'static str>,
+    /// A count shown on the button (new chat messages while the chat is closed).
+    #[prop(optional, into)]
+    badge: Signal<Option<usize>>,
 ) -> impl IntoView {
     view! {
         <button
@@ -46,6 +49,11 @@ pub fn ControlButton(
         >
             <IconView icon/>
             <span class="label">{label}</span>
+            {move || {
+                badge
+                    .get()
+                    .map(|count| view! { <span class="badge">{count}<span class="visually-hidden">" new"</span></span> })
+            }}
         </button>
     }
 }

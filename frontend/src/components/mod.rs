@@ -1,5 +1,6 @@
 //! Pieces of the room page. Each renders signals it is handed; none owns browser objects.
 
+mod chat;
 mod control_button;
 mod devices;
 mod icon;
@@ -8,6 +9,7 @@ mod share_link;
 mod stats_panel;
 mod status_line;
 
+pub use chat::ChatPanel;
 pub use control_button::ControlButton;
 pub use devices::DeviceMenus;
 pub use icon::{Icon, IconView};

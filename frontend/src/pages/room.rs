@@ -15,9 +15,10 @@ use crate::browser::media::can_share_screen;
 use crate::call::controls::{Toggle, shortcut, takes_text};
 use crate::call::status::{CallPhase, Presence};
 use crate::components::{
-    ControlButton, DeviceMenus, Icon, MediaError, ShareLink, StatsPanel, StatusLine,
+    ChatPanel, ControlButton, DeviceMenus, Icon, MediaError, ShareLink, StatsPanel, StatusLine,
 };
 use crate::session::Session;
+use crate::session::chat_ui::LogEntry;
 
 /// Validates the name in the address, then shows the room (or why the name is wrong).
 #[component]
@@ -69,6 +70,10 @@ fn Room(room: RoomName) -> impl IntoView {
     on_cleanup(move || keys.remove());
 
     let stats_open = RwSignal::new(false);
+    // The chat starts open beside the videos on a wide screen, and closed on a phone, where
+    // it opens as a sheet over the lower part of the screen.
+    let chat_open = RwSignal::new(!narrow_screen());
+    let unread = unread_count(ui.chat.log, chat_open);
     let status = Memo::new(move |_| ui.status());
     let presence = ui.presence;
     let show_share = move || {
@@ -120,6 +125,20 @@ fn Room(room: RoomName) -> impl IntoView {
                 </section>
                 // Beside the videos on a wide screen, under them on a phone.
                 <div class="side">
+                    <ChatPanel
+                        chat=ui.chat
+                        on_send=Callback::new(move |text: String| {
+                            session.with_value(|session| session.send_chat(&text).is_ok())
+                        })
+                        on_files=UnsyncCallback::new(move |files| {
+                            session.with_value(|session| session.send_files(files))
+                        })
+                        on_cancel=Callback::new(move |handle| {
+                            session.with_value(|session| session.cancel_transfer(handle))
+                        })
+                        open=chat_open
+                        on_close=Callback::new(move |()| chat_open.set(false))
+                    />
                     <StatsPanel stats=ui.stats history=ui.stats_history open=stats_open/>
                 </div>
             </div>
@@ -181,6 +200,16 @@ fn Room(room: RoomName) -> impl IntoView {
                     on_press=move || session.with_value(|session| session.toggle_screen_share())
                 />
                 <ControlButton
+                    id="chat-toggle"
+                    label="Chat"
+                    title="Show or hide the chat and files"
+                    icon=Icon::Chat
+                    controls="chat"
+                    pressed=chat_open
+                    badge=Signal::derive(move || unread.get())
+                    on_press=move || chat_open.update(|open| *open = !*open)
+                />
+                <ControlButton
                     id="stats-toggle"
                     label="Stats"
                     title="Show or hide the call's live statistics"
@@ -238,4 +267,27 @@ fn Room(room: RoomName) -> impl IntoView {
             />
         </main>
     }
+}
+
+/// Whether the window is phone-sized: the width below which the page stacks (style.css).
+fn narrow_screen() -> bool {
+    web_sys::window()
+        .and_then(|window| window.inner_width().ok())
+        .and_then(|width| width.as_f64())
+        .is_some_and(|width| width <= 640.0)
+}
+
+/// How many chat entries arrived since the panel was last open (`None` while open or when
+/// nothing is new), for the badge on `#chat-toggle`.
+fn unread_count(log: ReadSignal<Vec<LogEntry>>, open: RwSignal<bool>) -> Memo<Option<usize>> {
+    let seen = RwSignal::new(0_usize);
+    Effect::new(move |_| {
+        if open.get() {
+            seen.set(log.read().len());
+        }
+    });
+    Memo::new(move |_| {
+        let new = log.read().len().saturating_sub(seen.get());
+        (!open.get() && new > 0).then_some(new)
+    })
 }

@@ -19,6 +19,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{MediaStream, MediaStreamTrack};
 
 use super::Session;
+use super::chat::CallFiles;
 use super::link::Transport;
 use crate::browser::channel::{ChannelEvent, DataChannel};
 use crate::browser::media::{LocalMedia, show_stream};
@@ -43,16 +44,20 @@ const STATS_POLL_MS: u32 = 1_000;
 pub(super) struct Call {
     /// Tells events and async steps of this call from those of an earlier one.
     generation: u64,
+    /// The other person.
+    other: PeerId,
     peer: Rc<PeerConnection>,
     negotiation: Negotiation,
     local_candidates: LocalCandidates,
     remote_candidates: RemoteCandidates,
-    /// The negotiated data channel: the controls' state goes both ways on it.
+    /// The negotiated data channel: the controls' state and chat go both ways on it.
     channel: DataChannel,
     /// Reads `getStats()` each second once connected; dropped with the call, which stops it.
     stats_poll: Option<Interval>,
     /// The previous report's totals, from which the next one's rates are computed.
     last_stats: Option<Snapshot>,
+    /// The files channel and the transfers on it.
+    pub(super) files: CallFiles,
 }
 
 /// Names one call: the other person, and which of the calls with them.
@@ -62,9 +67,31 @@ pub(super) struct CallKey {
     generation: u64,
 }
 
+impl CallKey {
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
 impl Call {
     pub(super) fn peer(&self) -> Rc<PeerConnection> {
         Rc::clone(&self.peer)
+    }
+
+    pub(super) fn channel(&self) -> &DataChannel {
+        &self.channel
+    }
+
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// This call's key, for the file-sending task.
+    pub(super) fn key_for_files(&self) -> CallKey {
+        CallKey {
+            other: self.other.clone(),
+            generation: self.generation,
+        }
     }
 
     /// Sends the local tracks not sent yet (a renegotiation follows).
@@ -176,13 +203,23 @@ impl Session {
                 }
             }
         });
+        let files = DataChannel::files(peer.raw(), {
+            let this = self.this.clone();
+            let key = key.clone();
+            move |event| {
+                if let Some(session) = this.upgrade() {
+                    session.on_files_event(&key, event);
+                }
+            }
+        });
         #[cfg(feature = "test-hooks")]
         super::hooks::set_peer_connection(Some(&peer));
         let signalling_up = state.link_up();
         state.calls.insert(
-            other,
+            other.clone(),
             Call {
                 generation: key.generation,
+                other,
                 peer,
                 negotiation: Negotiation::new(role),
                 local_candidates: LocalCandidates::new(signalling_up),
@@ -190,6 +227,7 @@ impl Session {
                 channel,
                 stats_poll: None,
                 last_stats: None,
+                files: CallFiles::new(files),
             },
         );
         drop(state);
@@ -217,14 +255,15 @@ impl Session {
     }
 
     /// Closes `calls` (taken out of the state: closing may fire events synchronously).
-    pub(super) fn close_calls(&self, calls: BTreeMap<PeerId, Call>) {
+    pub(super) fn close_calls(&self, mut calls: BTreeMap<PeerId, Call>) {
         if calls.is_empty() {
             return;
         }
         // Async steps may still hold a peer connection: close it rather than wait for the
         // last `Rc`.
-        for call in calls.values() {
+        for call in calls.values_mut() {
             call.channel.close();
+            call.files.close();
             call.peer.close();
         }
         // The calls' stats timers stop as `calls` drops at the end of this function.
@@ -246,17 +285,21 @@ impl Session {
                 self.with_call(key, |call, _| call.send_controls(controls));
             }
             ChannelEvent::Text(text) => {
-                if self.with_call(key, |_, _| ()).is_some()
-                    && let Some(remote) = RemoteControls::from_text(&text)
-                {
-                    self.ui.remote_controls.set(remote);
+                if let Some(remote) = RemoteControls::from_text(&text) {
+                    if self.with_call(key, |_, _| ()).is_some() {
+                        self.ui.remote_controls.set(remote);
+                    }
+                } else if let Some(message) = shared::PeerMessage::parse(&text) {
+                    self.on_chat_message(key, message);
                 }
             }
+            // Binary messages belong on the files channel.
+            ChannelEvent::Binary(_) => {}
         }
     }
 
     /// Runs `f` on the call `key`, if it is still running, with the link to send on.
-    fn with_call<R>(
+    pub(super) fn with_call<R>(
         &self,
         key: &CallKey,
         f: impl FnOnce(&mut Call, Option<&dyn Transport>) -> R,

@@ -12,6 +12,8 @@
 //!   server refresh;
 //! - `call.rs`: the calls — peer connection, negotiation, candidates, route, live stats — keyed by the
 //!   other person's [`PeerId`] (at most one entry while rooms hold two people);
+//! - `chat.rs`: chat and file transfers over the call's data channels, and [`chat_ui`] the
+//!   chat log's signals;
 //! - [`ui`]: the signals, writable here and read-only for components;
 //! - `screen.rs`: screen sharing; `devices.rs`: choosing devices and falling back;
 //! - `hooks.rs` (cargo feature `test-hooks` only): what the browser tests inspect.
@@ -20,6 +22,8 @@
 //! arrive as separate tasks, so borrows never overlap.
 
 mod call;
+mod chat;
+pub mod chat_ui;
 mod devices;
 #[cfg(feature = "test-hooks")]
 mod hooks;
@@ -68,6 +72,8 @@ struct State {
     screen: Option<screen::ScreenShare>,
     /// Which camera, microphone and speaker are in use, and what watches them.
     devices: devices::Devices,
+    /// Received files offered for saving; their URLs are revoked when the session goes.
+    saved_files: Vec<crate::browser::files::ObjectUrl>,
 }
 
 impl State {
@@ -125,6 +131,7 @@ impl Session {
                 camera_pending: false,
                 screen: None,
                 devices: devices::Devices::default(),
+                saved_files: Vec::new(),
             }),
         });
         let transport: Rc<dyn Transport> = connect(LinkEvents(Rc::downgrade(&session)));

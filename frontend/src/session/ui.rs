@@ -8,6 +8,7 @@
 use leptos::html::Video;
 use leptos::prelude::*;
 
+use super::chat_ui::{ChatUi, ChatView};
 use crate::call::controls::{Controls, RemoteControls};
 use crate::call::devices::{DeviceLists, DevicesInUse};
 use crate::call::media_problem::MediaProblem;
@@ -49,6 +50,8 @@ pub(super) struct SessionUi {
     pub(super) devices_in_use: RwSignal<DevicesInUse>,
     /// A sentence about devices or sharing: a fallback after a device went, a failed switch.
     pub(super) device_notice: RwSignal<Option<String>>,
+    /// The chat log and its refusals.
+    pub(super) chat: ChatUi,
     pub(super) local_video: NodeRef<Video>,
     pub(super) remote_video: NodeRef<Video>,
 }
@@ -74,6 +77,7 @@ impl SessionUi {
             devices: RwSignal::new(DeviceLists::default()),
             devices_in_use: RwSignal::new(DevicesInUse::default()),
             device_notice: RwSignal::new(None),
+            chat: ChatUi::new(),
             local_video: NodeRef::new(),
             remote_video: NodeRef::new(),
         }
@@ -98,6 +102,7 @@ impl SessionUi {
             devices: self.devices.read_only(),
             devices_in_use: self.devices_in_use.read_only(),
             device_notice: self.device_notice.read_only(),
+            chat: self.chat.view(),
             local_video: self.local_video,
             remote_video: self.remote_video,
         }
@@ -137,6 +142,8 @@ pub struct SessionView {
     pub devices_in_use: ReadSignal<DevicesInUse>,
     /// A sentence about devices or sharing, if any.
     pub device_notice: ReadSignal<Option<String>>,
+    /// The chat log and why the last message or file was not sent.
+    pub chat: ChatView,
     /// Bound to `#local-video` by the page; the session shows the camera in it.
     pub local_video: NodeRef<Video>,
     /// Bound to `#remote-video` by the page; the session shows the other person in it.
