@@ -8,7 +8,7 @@
 
 use anyhow::{Context, bail};
 use e2e::chat::connected_call;
-use e2e::{Browser, Stack, StackOptions, workspace_root};
+use e2e::{Browser, BrowserOptions, Stack, StackOptions, workspace_root};
 use serde::Deserialize;
 use thirtyfour::prelude::*;
 
@@ -94,13 +94,17 @@ return result.violations.map(v => `${v.id} (${v.impact}): ${v.help} — ` +
 /// Two people in a connected call, the remote video playing on `alice`'s side.
 async fn call(stack: &Stack) -> anyhow::Result<(Browser, Browser)> {
     let (alice, bob) = connected_call(stack).await?;
-    alice
+    wait_playing(&alice).await?;
+    Ok((alice, bob))
+}
+
+async fn wait_playing(person: &Browser) -> anyhow::Result<()> {
+    person
         .wait_for(
             "const v = document.getElementById('remote-video'); return v.videoWidth > 0 && !v.paused;",
             "the remote video playing",
         )
-        .await?;
-    Ok((alice, bob))
+        .await
 }
 
 /// `#chat` is shown (not `hidden`).
@@ -133,6 +137,10 @@ async fn check_accessibility(person: &Browser, layout: &str) -> anyhow::Result<(
         .driver
         .execute(format!("{source}\n;return typeof axe;"), Vec::new())
         .await?;
+    let duplicates = person.eval(DUPLICATE_IDS).await?;
+    if duplicates != serde_json::json!([]) {
+        bail!("{layout}: ids used more than once: {duplicates}");
+    }
     let violations = person.eval(AXE_RUN).await?;
     let violations: Vec<String> = serde_json::from_value(violations)?;
     if !violations.is_empty() {
@@ -144,6 +152,13 @@ async fn check_accessibility(person: &Browser, layout: &str) -> anyhow::Result<(
     }
     Ok(())
 }
+
+/// Ids the page uses more than once (axe-core no longer reports them).
+const DUPLICATE_IDS: &str = r#"
+const seen = new Map();
+for (const e of document.querySelectorAll('[id]')) seen.set(e.id, (seen.get(e.id) || 0) + 1);
+return [...seen].filter(([, n]) => n > 1).map(([id]) => id);
+"#;
 
 /// Every visible control has a visible label (its accessible name) and a tooltip.
 fn check_labels(controls: &[Control]) -> anyhow::Result<()> {
@@ -263,8 +278,19 @@ async fn desktop_layout_keeps_the_remote_video_large_and_passes_the_accessibilit
 async fn phone_layout_fits_the_screen_keeps_controls_under_the_thumb_and_passes_the_accessibility_check()
 -> anyhow::Result<()> {
     let stack = Stack::start(StackOptions::default()).await?;
-    let (alice, bob) = call(&stack).await?;
+    // The phone is a phone from the start: the page lays itself out for it when it loads.
+    let alice = stack.browser(BrowserOptions::default()).await?;
     alice.emulate_viewport(PHONE.0, PHONE.1, true).await?;
+    let bob = stack.browser(BrowserOptions::default()).await?;
+    let room = stack.new_room_url();
+    for person in [&alice, &bob] {
+        person.join_with_video(&room).await?;
+    }
+    alice.click("call").await?;
+    for person in [&alice, &bob] {
+        person.wait_state("connected").await?;
+    }
+    wait_playing(&alice).await?;
 
     let page = geometry(&alice).await?;
     assert_eq!(
@@ -318,7 +344,8 @@ async fn phone_layout_fits_the_screen_keeps_controls_under_the_thumb_and_passes_
             && sheet.right <= page.viewport_width
             && (sheet.bottom - page.viewport_height).abs() < 1.0
             && sheet.top > page.viewport_height * 0.2,
-        "the chat as a sheet along the bottom of the screen: {page:?}"
+        "the chat as a sheet along the bottom of the screen: {page:?}; {}",
+        alice.eval("const c = getComputedStyle(document.getElementById('chat')); return [c.position, c.bottom, matchMedia('(max-width: 640px)').matches, document.styleSheets.length, [...document.styleSheets].map(s => s.href).join()];").await?
     );
     assert!(
         page.scroll_width <= page.viewport_width,

@@ -201,6 +201,7 @@ fn Room(room: RoomName) -> impl IntoView {
                 />
                 <ControlButton
                     id="chat-toggle"
+                    class="panel-toggle"
                     label="Chat"
                     title="Show or hide the chat and files"
                     icon=Icon::Chat
@@ -211,6 +212,7 @@ fn Room(room: RoomName) -> impl IntoView {
                 />
                 <ControlButton
                     id="stats-toggle"
+                    class="panel-toggle"
                     label="Stats"
                     title="Show or hide the call's live statistics"
                     icon=Icon::Stats
@@ -227,10 +229,6 @@ fn Room(room: RoomName) -> impl IntoView {
                     on_press=move || session.with_value(|session| session.retry_call())
                 />
             </nav>
-            <DeviceMenus
-                view=ui
-                on_choose=move |kind, id| session.with_value(|session| session.choose_device(kind, id))
-            />
             <DeviceMenus
                 view=ui
                 on_choose=move |kind, id| session.with_value(|session| session.choose_device(kind, id))
