@@ -1,4 +1,4 @@
-//! Helpers for the chat and file tests and the file benchmark: a connected call, random files
+//! Helpers for the chat and file tests and the file benchmark: random files
 //! with their SHA-256, the page's JS memory, and the SHA-256 of what a page offers to save.
 
 use std::path::{Path, PathBuf};
@@ -8,22 +8,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use thirtyfour::extensions::cdp::ChromeDevTools;
 
-use crate::{Browser, BrowserOptions, Stack};
-
-/// Two people in a room with their cameras on, in a connected call (both see `connected`).
-pub async fn connected_call(stack: &Stack) -> anyhow::Result<(Browser, Browser)> {
-    let alice = stack.browser(BrowserOptions::default()).await?;
-    let bob = stack.browser(BrowserOptions::default()).await?;
-    let room = stack.new_room_url();
-    for person in [&alice, &bob] {
-        person.join_with_video(&room).await?;
-    }
-    alice.click("call").await?;
-    for person in [&alice, &bob] {
-        person.wait_state("connected").await?;
-    }
-    Ok((alice, bob))
-}
+use crate::Browser;
 
 /// Writes `bytes` random bytes to `dir/name`; returns the path and their SHA-256 (hex).
 pub fn random_file(dir: &Path, name: &str, bytes: usize) -> anyhow::Result<(PathBuf, String)> {

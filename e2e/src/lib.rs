@@ -12,6 +12,7 @@
 //! ever reaches a real network.
 
 pub mod browser;
+pub mod call;
 pub mod chat;
 pub mod figures;
 pub mod group;
@@ -29,9 +30,10 @@ use std::{
 use anyhow::{Context, bail};
 
 pub use browser::{Browser, BrowserOptions, CallStats};
+pub use call::{connect, connected_call, join_both};
 pub use figures::median;
 pub use media::{MIN_ENERGY_RISE, wait_media_flowing};
-pub use probe::{Probe, ProbeReport};
+pub use probe::{Probe, ProbeReport, offers};
 pub use process::{Backend, Chromedriver, Coturn, Redis, TwilioProcess};
 
 /// How long any awaited condition in a browser may take before the test fails.

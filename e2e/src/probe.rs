@@ -159,3 +159,13 @@ impl<'a> Probe<'a> {
         Ok(serde_json::from_value(self.browser.eval(REPORT).await?)?)
     }
 }
+
+/// Offers this page sent and received so far (the probe's record).
+pub async fn offers(person: &Browser) -> anyhow::Result<u64> {
+    let count = person
+        .eval("return window.__signalling.filter(f => f.endsWith(' offer')).length;")
+        .await?;
+    count
+        .as_u64()
+        .ok_or_else(|| anyhow::anyhow!("{}: no probe in the page", person.name))
+}

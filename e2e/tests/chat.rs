@@ -2,8 +2,8 @@
 //! as text, links made safe, Enter and Shift+Enter, and a message refused (visibly, text kept)
 //! before the call is connected.
 
-use e2e::chat::connected_call;
 use e2e::{Browser, BrowserOptions, Stack, StackOptions};
+use e2e::{connected_call, join_both};
 use thirtyfour::{By, Key};
 
 /// Types `keys` into `#chat-input` (WebDriver key codes allowed).
@@ -140,10 +140,7 @@ async fn a_message_before_the_call_is_connected_is_refused_visibly() -> anyhow::
     let stack = Stack::start(StackOptions::default()).await?;
     let alice = stack.browser(BrowserOptions::default()).await?;
     let bob = stack.browser(BrowserOptions::default()).await?;
-    let room = stack.new_room_url();
-    for person in [&alice, &bob] {
-        person.join_with_video(&room).await?;
-    }
+    join_both([&alice, &bob], &stack.new_room_url()).await?;
     alice.wait_enabled("call").await?;
 
     type_in_chat(&alice, &format!("anyone there?{}", Key::Enter.value())).await?;

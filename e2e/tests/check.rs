@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use e2e::{Browser, BrowserOptions, Stack, StackOptions};
+use e2e::{Browser, BrowserOptions, Stack, StackOptions, join_both};
 
 const NAMES: [&str; 5] = ["media", "signalling", "stun", "turn", "browser"];
 
@@ -244,10 +244,7 @@ async fn a_failed_call_links_to_the_check() -> anyhow::Result<()> {
     let stack = Stack::start(StackOptions::default()).await?;
     let alice = stack.browser(BrowserOptions::default()).await?;
     let bob = stack.browser(BrowserOptions::default()).await?;
-    let room = stack.new_room_url();
-    for person in [&alice, &bob] {
-        person.join_with_video(&room).await?;
-    }
+    join_both([&alice, &bob], &stack.new_room_url()).await?;
     const HINT: &str = "const hint = document.getElementById('check-hint'); \
          const link = hint && hint.querySelector('a#check-link'); \
          return [!!hint && !hint.hidden && hint.offsetParent !== null, \

@@ -6,44 +6,20 @@
 //! window in which the counter did not rise means the sound (or the picture) really stopped.
 //! Each check polls such windows until it holds or [`PATIENCE`] runs out.
 
+mod common;
+
 use std::time::Duration;
 
 use e2e::{
-    Browser, BrowserOptions, CallStats, MIN_ENERGY_RISE, PATIENCE, Probe, Stack, StackOptions,
-    wait_media_flowing,
+    Browser, BrowserOptions, CallStats, MIN_ENERGY_RISE, PATIENCE, Stack, StackOptions, offers,
 };
 
 /// Longer than the fake microphone's silence between beeps (about a second).
 const WINDOW: Duration = Duration::from_millis(2500);
 
-/// Two people in a room with their cameras on, in a connected call with media flowing, each
-/// watched by a probe (installed before the pages load).
+/// Two people in a connected call with media flowing, each watched by a probe.
 async fn call(stack: &Stack) -> anyhow::Result<(Browser, Browser)> {
-    let alice = stack.browser(BrowserOptions::default()).await?;
-    let bob = stack.browser(BrowserOptions::default()).await?;
-    for person in [&alice, &bob] {
-        Probe::install(person).await?;
-    }
-    let room = stack.new_room_url();
-    for person in [&alice, &bob] {
-        person.join_with_video(&room).await?;
-    }
-    alice.click("call").await?;
-    for person in [&alice, &bob] {
-        person.wait_state("connected").await?;
-    }
-    wait_media_flowing(&alice, &bob).await?;
-    Ok((alice, bob))
-}
-
-/// Offers sent and received by this page so far (the probe's record).
-async fn offers(person: &Browser) -> anyhow::Result<u64> {
-    let count = person
-        .eval("return window.__signalling.filter(f => f.endsWith(' offer')).length;")
-        .await?;
-    count
-        .as_u64()
-        .ok_or_else(|| anyhow::anyhow!("{}: no probe in the page", person.name))
+    common::call(stack, &[]).await
 }
 
 /// Polls windows of [`WINDOW`] until `holds(before, after)` is true for one, within

@@ -15,7 +15,8 @@
 
 mod common;
 
-use common::{call, offers, pressed, sent};
+use common::{call, pressed, sent};
+use e2e::offers;
 use e2e::{Browser, Stack, StackOptions, wait_media_flowing};
 use thirtyfour::{By, components::SelectElement};
 

@@ -6,9 +6,10 @@
 use std::time::Duration;
 
 use e2e::chat::{
-    connected_call, download_sha256, live_js_memory, pick_file, progress, random_file, transfer,
+    download_sha256, live_js_memory, pick_file, progress, random_file, transfer,
     wait_transfer_state,
 };
+use e2e::connected_call;
 use e2e::{Browser, Stack, StackOptions};
 use thirtyfour::{By, Key};
 

@@ -7,8 +7,10 @@
 //! which exports its path as `AXE_CORE_JS`.
 
 use anyhow::{Context, bail};
-use e2e::chat::connected_call;
-use e2e::{Browser, BrowserOptions, Stack, StackOptions, workspace_root};
+use e2e::{
+    Browser, BrowserOptions, Stack, StackOptions, connect, connected_call, join_both,
+    workspace_root,
+};
 use serde::Deserialize;
 use thirtyfour::prelude::*;
 
@@ -282,14 +284,8 @@ async fn phone_layout_fits_the_screen_keeps_controls_under_the_thumb_and_passes_
     let alice = stack.browser(BrowserOptions::default()).await?;
     alice.emulate_viewport(PHONE.0, PHONE.1, true).await?;
     let bob = stack.browser(BrowserOptions::default()).await?;
-    let room = stack.new_room_url();
-    for person in [&alice, &bob] {
-        person.join_with_video(&room).await?;
-    }
-    alice.click("call").await?;
-    for person in [&alice, &bob] {
-        person.wait_state("connected").await?;
-    }
+    join_both([&alice, &bob], &stack.new_room_url()).await?;
+    connect(&alice, &bob).await?;
     wait_playing(&alice).await?;
 
     let page = geometry(&alice).await?;

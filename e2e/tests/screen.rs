@@ -13,7 +13,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{call, offers, pressed, received_size, wait_received_size};
+use common::{call, pressed, received_size, wait_received_size};
+use e2e::offers;
 use e2e::{Browser, Stack, StackOptions};
 
 /// The size of the frames `person`'s preview shows now (the camera, or the shared screen):

@@ -10,7 +10,7 @@
 //! Run in a loopback-only namespace: `scripts/bench controls`.
 
 use anyhow::Context;
-use e2e::{Browser, BrowserOptions, Stack, StackOptions, median};
+use e2e::{Browser, Stack, StackOptions, connected_call, median};
 
 const PRESSES: usize = 20;
 
@@ -40,16 +40,7 @@ async fn number(browser: &Browser, script: &str) -> anyhow::Result<f64> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let stack = Stack::start(StackOptions::default()).await?;
-    let alice = stack.browser(BrowserOptions::default()).await?;
-    let bob = stack.browser(BrowserOptions::default()).await?;
-    let room = stack.new_room_url();
-    for person in [&alice, &bob] {
-        person.join_with_video(&room).await?;
-    }
-    alice.click("call").await?;
-    for person in [&alice, &bob] {
-        person.wait_state("connected").await?;
-    }
+    let (alice, bob) = connected_call(&stack).await?;
     for person in [&alice, &bob] {
         person.eval(INSTRUMENT).await?;
     }

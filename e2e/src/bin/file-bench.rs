@@ -6,7 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use e2e::chat::{connected_call, js_memory, pick_file, random_file, transfer};
+use e2e::chat::{js_memory, pick_file, random_file, transfer};
+use e2e::connected_call;
 use e2e::{Stack, StackOptions};
 
 const RUNS: usize = 3;

@@ -1,9 +1,9 @@
-//! Helpers shared by the screen-share and device tests: a connected call, the offers a page
+//! Helpers shared by the controls, screen-share and device tests: a connected call, the offers a page
 //! made, what its video sender carries and what the other side receives.
 
 #![allow(dead_code)] // Each test file uses its own subset.
 
-use e2e::{Browser, BrowserOptions, Probe, Stack, wait_media_flowing};
+use e2e::{Browser, BrowserOptions, Probe, Stack, connect, join_both, wait_media_flowing};
 use serde::Deserialize;
 
 /// Two people in a connected call with media flowing, each watched by a probe (installed
@@ -18,26 +18,10 @@ pub async fn call(stack: &Stack, flags: &[&str]) -> anyhow::Result<(Browser, Bro
     for person in [&alice, &bob] {
         Probe::install(person).await?;
     }
-    let room = stack.new_room_url();
-    for person in [&alice, &bob] {
-        person.join_with_video(&room).await?;
-    }
-    alice.click("call").await?;
-    for person in [&alice, &bob] {
-        person.wait_state("connected").await?;
-    }
+    join_both([&alice, &bob], &stack.new_room_url()).await?;
+    connect(&alice, &bob).await?;
     wait_media_flowing(&alice, &bob).await?;
     Ok((alice, bob))
-}
-
-/// Offers sent and received by this page so far (the probe's record).
-pub async fn offers(person: &Browser) -> anyhow::Result<u64> {
-    let count = person
-        .eval("return window.__signalling.filter(f => f.endsWith(' offer')).length;")
-        .await?;
-    count
-        .as_u64()
-        .ok_or_else(|| anyhow::anyhow!("{}: no probe in the page", person.name))
 }
 
 /// The track on this page's sender of `kind`, as `getSettings()` and the track say.
