@@ -78,7 +78,7 @@ return {
   remote: rect(document.getElementById('remote-video')),
   local: rect(document.getElementById('local-video')),
   bar: rect(bar),
-  chat: document.getElementById('chat').hidden ? null : rect(document.getElementById('chat')),
+  chat: document.getElementById('chat').getClientRects().length ? rect(document.getElementById('chat')) : null,
   controls: [...bar.querySelectorAll('button')].filter(b => b.offsetParent !== null).map(b => ({
     id: b.id, title: b.title || '', label: (b.innerText || '').trim(), disabled: b.disabled,
     rect: rect(b) })),

@@ -26,9 +26,10 @@ pub fn ChatPanel(
     on_files: UnsyncCallback<Vec<File>>,
     /// Cancels a transfer.
     on_cancel: Callback<TransferHandle>,
-    /// Whether the panel shows (the room's `#chat-toggle`).
+    /// Whether the person opened (`Some(true)`) or closed the panel; `None` leaves it to the
+    /// layout (open on a wide screen, closed on a phone: style.css).
     #[prop(into)]
-    open: Signal<bool>,
+    choice: Signal<Option<bool>>,
     /// The panel's own close button.
     on_close: Callback<()>,
 ) -> impl IntoView {
@@ -42,7 +43,13 @@ pub fn ChatPanel(
         }
     };
     view! {
-        <aside id="chat" class="chat-panel" aria-label="Chat" hidden=move || !open.get()>
+        <aside
+            id="chat"
+            class="chat-panel"
+            class:by-layout=move || choice.get().is_none()
+            aria-label="Chat"
+            hidden=move || choice.get() == Some(false)
+        >
             <header class="chat-header">
                 <h2 class="chat-title">"Chat"</h2>
                 <button

@@ -70,10 +70,13 @@ fn Room(room: RoomName) -> impl IntoView {
     on_cleanup(move || keys.remove());
 
     let stats_open = RwSignal::new(false);
-    // The chat starts open beside the videos on a wide screen, and closed on a phone, where
-    // it opens as a sheet over the lower part of the screen.
-    let chat_open = RwSignal::new(!narrow_screen());
-    let unread = unread_count(ui.chat.log, chat_open);
+    // `None` until the person opens or closes the chat: then the layout decides (style.css),
+    // open beside the videos on a wide screen, closed on a phone, where it opens as a sheet
+    // over the lower part of the screen. The window's size is read only when it matters (a
+    // press, or the button's state), not at load, when a new window may not have its size yet.
+    let chat_choice = RwSignal::new(None::<bool>);
+    let chat_shown = Signal::derive(move || chat_choice.get().unwrap_or_else(|| !narrow_screen()));
+    let unread = unread_count(ui.chat.log, chat_shown);
     let status = Memo::new(move |_| ui.status());
     let presence = ui.presence;
     let show_share = move || {
@@ -136,8 +139,8 @@ fn Room(room: RoomName) -> impl IntoView {
                         on_cancel=Callback::new(move |handle| {
                             session.with_value(|session| session.cancel_transfer(handle))
                         })
-                        open=chat_open
-                        on_close=Callback::new(move |()| chat_open.set(false))
+                        choice=chat_choice
+                        on_close=Callback::new(move |()| chat_choice.set(Some(false)))
                     />
                     <StatsPanel stats=ui.stats history=ui.stats_history open=stats_open/>
                 </div>
@@ -206,9 +209,9 @@ fn Room(room: RoomName) -> impl IntoView {
                     title="Show or hide the chat and files"
                     icon=Icon::Chat
                     controls="chat"
-                    pressed=chat_open
+                    pressed=chat_shown
                     badge=Signal::derive(move || unread.get())
-                    on_press=move || chat_open.update(|open| *open = !*open)
+                    on_press=move || chat_choice.set(Some(!chat_shown.get_untracked()))
                 />
                 <ControlButton
                     id="stats-toggle"
@@ -277,7 +280,7 @@ fn narrow_screen() -> bool {
 
 /// How many chat entries arrived since the panel was last open (`None` while open or when
 /// nothing is new), for the badge on `#chat-toggle`.
-fn unread_count(log: ReadSignal<Vec<LogEntry>>, open: RwSignal<bool>) -> Memo<Option<usize>> {
+fn unread_count(log: ReadSignal<Vec<LogEntry>>, open: Signal<bool>) -> Memo<Option<usize>> {
     let seen = RwSignal::new(0_usize);
     Effect::new(move |_| {
         if open.get() {
