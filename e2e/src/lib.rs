@@ -33,7 +33,7 @@ pub use browser::{Browser, BrowserOptions, CallStats};
 pub use call::{connect, connected_call, join_both};
 pub use figures::median;
 pub use media::{MIN_ENERGY_RISE, wait_media_flowing};
-pub use probe::{Probe, ProbeReport, offers};
+pub use probe::{Probe, ProbeReport, offer_counts, offers};
 pub use process::{Backend, Chromedriver, Coturn, Redis, TwilioProcess};
 
 /// How long any awaited condition in a browser may take before the test fails.

@@ -169,3 +169,8 @@ pub async fn offers(person: &Browser) -> anyhow::Result<u64> {
         .as_u64()
         .ok_or_else(|| anyhow::anyhow!("{}: no probe in the page", person.name))
 }
+
+/// Both pages' offer counts, taken before and after something that must not renegotiate.
+pub async fn offer_counts(a: &Browser, b: &Browser) -> anyhow::Result<(u64, u64)> {
+    Ok((offers(a).await?, offers(b).await?))
+}

@@ -11,7 +11,8 @@ mod common;
 use std::time::Duration;
 
 use e2e::{
-    Browser, BrowserOptions, CallStats, MIN_ENERGY_RISE, PATIENCE, Stack, StackOptions, offers,
+    Browser, BrowserOptions, CallStats, MIN_ENERGY_RISE, PATIENCE, Stack, StackOptions,
+    offer_counts,
 };
 
 /// Longer than the fake microphone's silence between beeps (about a second).
@@ -125,7 +126,7 @@ async fn press_key(person: &Browser, key: &str) -> anyhow::Result<()> {
 async fn muting_silences_the_other_side_and_shows_it() -> anyhow::Result<()> {
     let stack = Stack::start(StackOptions::default()).await?;
     let (alice, bob) = call(&stack).await?;
-    let offers_before = (offers(&alice).await?, offers(&bob).await?);
+    let offers_before = offer_counts(&alice, &bob).await?;
     alice
         .wait_for(&hidden("remote-muted"), "no mute indicator")
         .await?;
@@ -166,7 +167,7 @@ async fn muting_silences_the_other_side_and_shows_it() -> anyhow::Result<()> {
     );
 
     assert_eq!(
-        (offers(&alice).await?, offers(&bob).await?),
+        offer_counts(&alice, &bob).await?,
         offers_before,
         "muting renegotiated"
     );
@@ -202,7 +203,7 @@ async fn muting_before_the_call_is_told_when_it_starts() -> anyhow::Result<()> {
 async fn camera_off_stops_the_camera_and_the_picture() -> anyhow::Result<()> {
     let stack = Stack::start(StackOptions::default()).await?;
     let (alice, bob) = call(&stack).await?;
-    let offers_before = (offers(&alice).await?, offers(&bob).await?);
+    let offers_before = offer_counts(&alice, &bob).await?;
     alice
         .wait_for(&hidden("remote-camera-off"), "no camera-off placeholder")
         .await?;
@@ -257,7 +258,7 @@ async fn camera_off_stops_the_camera_and_the_picture() -> anyhow::Result<()> {
     wait_window(&alice, "Bob's frames back again", frames).await?;
 
     assert_eq!(
-        (offers(&alice).await?, offers(&bob).await?),
+        offer_counts(&alice, &bob).await?,
         offers_before,
         "the camera button renegotiated"
     );

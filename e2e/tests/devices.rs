@@ -16,7 +16,7 @@
 mod common;
 
 use common::{call, pressed, sent};
-use e2e::offers;
+use e2e::offer_counts;
 use e2e::{Browser, Stack, StackOptions, wait_media_flowing};
 use thirtyfour::{By, components::SelectElement};
 
@@ -74,7 +74,7 @@ async fn wait_sending(person: &Browser, kind: &str, label: &str) -> anyhow::Resu
 async fn switching_devices_mid_call_keeps_the_call_without_a_new_offer() -> anyhow::Result<()> {
     let stack = Stack::start(StackOptions::default()).await?;
     let (alice, bob) = call(&stack, THREE_CAMERAS).await?;
-    let offers_before = (offers(&alice).await?, offers(&bob).await?);
+    let offers_before = offer_counts(&alice, &bob).await?;
 
     let (cameras, selected) = menu(&alice, "camera-select").await?;
     assert_eq!(
@@ -131,7 +131,7 @@ async fn switching_devices_mid_call_keeps_the_call_without_a_new_offer() -> anyh
     wait_media_flowing(&alice, &bob).await?;
     alice.wait_state("connected").await?;
     assert_eq!(
-        (offers(&alice).await?, offers(&bob).await?),
+        offer_counts(&alice, &bob).await?,
         offers_before,
         "a device switch renegotiated"
     );
@@ -145,7 +145,7 @@ async fn switching_devices_mid_call_keeps_the_call_without_a_new_offer() -> anyh
 async fn losing_a_device_falls_back_to_the_default_and_says_so() -> anyhow::Result<()> {
     let stack = Stack::start(StackOptions::default()).await?;
     let (alice, bob) = call(&stack, THREE_CAMERAS).await?;
-    let offers_before = (offers(&alice).await?, offers(&bob).await?);
+    let offers_before = offer_counts(&alice, &bob).await?;
 
     choose(&alice, "camera-select", "fake_device_2").await?;
     wait_sending(&alice, "video", "fake_device_2").await?;
@@ -187,7 +187,7 @@ async fn losing_a_device_falls_back_to_the_default_and_says_so() -> anyhow::Resu
     wait_media_flowing(&alice, &bob).await?;
     alice.wait_state("connected").await?;
     assert_eq!(
-        (offers(&alice).await?, offers(&bob).await?),
+        offer_counts(&alice, &bob).await?,
         offers_before,
         "a fallback renegotiated"
     );

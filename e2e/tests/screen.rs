@@ -14,7 +14,7 @@ mod common;
 use std::time::Duration;
 
 use common::{call, pressed, received_size, wait_received_size};
-use e2e::offers;
+use e2e::offer_counts;
 use e2e::{Browser, Stack, StackOptions};
 
 /// The size of the frames `person`'s preview shows now (the camera, or the shared screen):
@@ -62,7 +62,7 @@ const BROWSER_STOPS_SHARING: &str = "
 async fn sharing_replaces_the_camera_and_stopping_brings_it_back() -> anyhow::Result<()> {
     let stack = Stack::start(StackOptions::default()).await?;
     let (alice, bob) = call(&stack, &[]).await?;
-    let offers_before = (offers(&alice).await?, offers(&bob).await?);
+    let offers_before = offer_counts(&alice, &bob).await?;
     let camera = preview_size(&alice).await?;
     wait_received_size(&bob, camera, "Alice's camera").await?;
     alice
@@ -115,7 +115,7 @@ async fn sharing_replaces_the_camera_and_stopping_brings_it_back() -> anyhow::Re
     wait_received_size(&bob, camera, "Alice's camera back again").await?;
 
     assert_eq!(
-        (offers(&alice).await?, offers(&bob).await?),
+        offer_counts(&alice, &bob).await?,
         offers_before,
         "sharing renegotiated"
     );
@@ -128,7 +128,7 @@ async fn sharing_replaces_the_camera_and_stopping_brings_it_back() -> anyhow::Re
 async fn stopping_a_share_with_the_camera_off_sends_nothing() -> anyhow::Result<()> {
     let stack = Stack::start(StackOptions::default()).await?;
     let (alice, bob) = call(&stack, &[]).await?;
-    let offers_before = (offers(&alice).await?, offers(&bob).await?);
+    let offers_before = offer_counts(&alice, &bob).await?;
     alice.click("camera-off").await?;
     alice
         .wait_for(&pressed("camera-off", true), "Camera off pressed")
@@ -169,7 +169,7 @@ async fn stopping_a_share_with_the_camera_off_sends_nothing() -> anyhow::Result<
         "the camera came back on"
     );
     assert_eq!(
-        (offers(&alice).await?, offers(&bob).await?),
+        offer_counts(&alice, &bob).await?,
         offers_before,
         "sharing renegotiated"
     );
