@@ -171,6 +171,13 @@ async fn cancel_in_the_middle(canceller: &str) -> anyhow::Result<()> {
         "alice" => (&alice, "me"),
         _ => (&bob, "them"),
     };
+    // Both ends must still be moving, or the cancel button is gone: say where each one is.
+    let alice_state = part(&alice, "me", "transfer-status").await?;
+    let bob_state = part(&bob, "them", "transfer-status").await?;
+    anyhow::ensure!(
+        alice_state == "Sending…" && bob_state == "Receiving…",
+        "the transfer ended before the cancel: Alice says {alice_state:?}, Bob says {bob_state:?}"
+    );
     person
         .driver
         .find(By::Css(format!("{} .transfer-cancel", transfer(from))))
