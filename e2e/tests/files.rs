@@ -176,7 +176,9 @@ async fn cancel_in_the_middle(canceller: &str) -> anyhow::Result<()> {
     let bob_state = part(&bob, "them", "transfer-status").await?;
     anyhow::ensure!(
         alice_state == "Sending…" && bob_state == "Receiving…",
-        "the transfer ended before the cancel: Alice says {alice_state:?}, Bob says {bob_state:?}"
+        "the transfer ended before the cancel: Alice says {alice_state:?}, Bob says {bob_state:?}\n{}\n{}",
+        alice.diagnostics().await,
+        bob.diagnostics().await
     );
     person
         .driver
