@@ -194,6 +194,26 @@ impl Client {
         Self { socket, id: None }
     }
 
+    /// Connects over a socket whose kernel receive buffer is `bytes` (the kernel may round it
+    /// up): a client that then stops reading fills it, and the server's send buffer, quickly.
+    pub async fn connect_with_receive_buffer(address: SocketAddr, bytes: u32) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        let stream = tokio::time::timeout(PATIENCE, socket.connect(address))
+            .await
+            .expect("connects in time")
+            .expect("TCP connect");
+        let url = format!("ws://{address}/ws");
+        let (socket, _) = tokio::time::timeout(
+            PATIENCE,
+            tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)),
+        )
+        .await
+        .expect("handshake in time")
+        .expect("WebSocket handshake succeeds");
+        Self { socket, id: None }
+    }
+
     /// Connects with an `Origin` header; returns the HTTP status when refused.
     pub async fn connect_with_origin(url: &str, origin: &str) -> Result<Self, u16> {
         let mut request = url.into_client_request().expect("valid URL");
