@@ -519,3 +519,81 @@ fn next_marker() -> u64 {
 pub fn room(name: &str) -> RoomName {
     RoomName::new(name).expect("valid room")
 }
+
+/// The real `backend` binary on a free loopback port, killed when dropped.
+pub struct BackendProcess {
+    pub address: SocketAddr,
+    child: std::process::Child,
+}
+
+impl BackendProcess {
+    /// Starts the binary with `args` (after `--listen`) and waits until it accepts connections.
+    pub async fn start(args: &[&str]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("local address")
+            .port();
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_backend"))
+            .arg("--listen")
+            .arg(address.to_string())
+            .args(args)
+            // Only the options given here: no .env, no inherited settings.
+            .current_dir(std::env::temp_dir())
+            .env_clear()
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("the backend binary starts");
+        let mut process = Self { address, child };
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while TcpStream::connect(address).await.is_err() {
+            assert!(
+                process.child.try_wait().expect("wait").is_none(),
+                "the backend exited early"
+            );
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the backend did not listen in time"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        process
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.address)
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "SIGTERM delivered");
+    }
+
+    /// Waits for the process to exit, at most `limit`; returns its exit status.
+    pub async fn exited_within(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the backend did not exit within {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Drop for BackendProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
