@@ -419,6 +419,7 @@ impl Connection {
             .await
         {
             Ok(()) => Vec::new(),
+            Err(RelayError::NotInRoom) => vec![not_in_room()],
             Err(RelayError::NoPeer) => vec![ServerMessage::error(
                 ErrorCode::NoPeer,
                 "Nobody else is in the room yet.",

@@ -69,7 +69,11 @@ impl TestServer {
     /// Starts an instance sharing presence through `redis` (short expiry and timeout, so
     /// failures show within a test), and waits until it is subscribed.
     pub async fn with_redis(redis: &RedisServer, configure: impl FnOnce(&mut Config)) -> Self {
-        let url = redis.url();
+        Self::with_redis_url(redis.url(), configure).await
+    }
+
+    /// As [`Self::with_redis`], reaching Redis at `url` (through a [`LatencyProxy`], say).
+    pub async fn with_redis_url(url: String, configure: impl FnOnce(&mut Config)) -> Self {
         let server = Self::start(move |config| {
             config.redis.redis_url = Some(url);
             config.redis.redis_expiry = REDIS_EXPIRY;
@@ -417,6 +421,31 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// Runs one command on this Redis, as an operator (or a failover) would.
+    pub async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> T {
+        let client = redis::Client::open(self.url()).expect("valid URL");
+        let mut connection =
+            tokio::time::timeout(PATIENCE, client.get_multiplexed_async_connection())
+                .await
+                .expect("connects in time")
+                .expect("connects to Redis");
+        tokio::time::timeout(PATIENCE, command.query_async(&mut connection))
+            .await
+            .expect("Redis answers in time")
+            .expect("the command succeeds")
+    }
+
+    /// The entries (`"{peer} {instance}"`) of `room`, in order.
+    pub async fn room_entries(&self, room: &str) -> Vec<String> {
+        self.query(
+            redis::cmd("LRANGE")
+                .arg(format!("room:{room}"))
+                .arg(0)
+                .arg(-1),
+        )
+        .await
+    }
+
     /// Kills the server (as a crash would: its data is gone).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -596,4 +625,81 @@ impl Drop for BackendProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A TCP proxy that delays every byte by a fixed time in each direction, without limiting
+/// throughput or reordering: a slow network between an instance and Redis.
+pub struct LatencyProxy {
+    pub port: u16,
+    task: JoinHandle<()>,
+}
+
+impl LatencyProxy {
+    /// Forwards a free loopback port to `127.0.0.1:target`, `delay` each way.
+    pub async fn start(target: u16, delay: Duration) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("local address").port();
+        let task = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((client, _)) = listener.accept().await {
+                connections.spawn(async move {
+                    let Ok(server) = TcpStream::connect(("127.0.0.1", target)).await else {
+                        return;
+                    };
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
+                    tokio::join!(
+                        delayed_copy(client_read, server_write, delay),
+                        delayed_copy(server_read, client_write, delay),
+                    );
+                });
+            }
+        });
+        Self { port, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for LatencyProxy {
+    fn drop(&mut self) {
+        // Aborting the accept task drops its JoinSet, which aborts every connection.
+        self.task.abort();
+    }
+}
+
+/// Copies `from` to `to`, each chunk written `delay` after it was read.
+async fn delayed_copy(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: Duration,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (chunks, mut due) = tokio::sync::mpsc::unbounded_channel();
+    let read = async move {
+        let mut buffer = vec![0; 64 * 1024];
+        while let Ok(read) = from.read(&mut buffer).await {
+            if read == 0
+                || chunks
+                    .send((tokio::time::Instant::now() + delay, buffer[..read].to_vec()))
+                    .is_err()
+            {
+                break;
+            }
+        }
+    };
+    let write = async move {
+        while let Some((at, chunk)) = due.recv().await {
+            tokio::time::sleep_until(at).await;
+            if to.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown().await;
+    };
+    tokio::join!(read, write);
 }
