@@ -4,15 +4,31 @@
 //! `axum::serve` would do the same but offers no header read timeout, and at shutdown it waits
 //! for every connection without limit: one client sending its headers a byte at a time
 //! (slowloris) would hold the process for ever. Here a request whose headers take longer than
-//! `--header-read-timeout` closes its connection, and at shutdown idle connections close at
-//! once, requests in progress get the grace period, and whatever is left after it is dropped.
+//! `--header-read-timeout` closes its connection, and at shutdown a connection with no request
+//! in progress (idle, or still receiving headers) closes at once, one whose response is not
+//! written out yet gets the grace period, and whatever is left after it is dropped.
 //!
 //! A WebSocket leaves this module's care at its upgrade: its task is [`crate::ws`]'s, tracked
 //! by [`crate::AppState::tracker`].
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    convert::Infallible,
+    net::SocketAddr,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
 
-use axum::{Router, extract::ConnectInfo};
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    extract::ConnectInfo,
+};
+use http_body::{Frame, SizeHint};
 use hyper::{Request, body::Incoming, server::conn::http1};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
@@ -58,9 +74,21 @@ impl HttpConnections {
         }
         let stopping = self.stopping.clone();
         let abandoned = self.abandoned.clone();
+        let in_flight = InFlight::default();
+        let busy = in_flight.clone();
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(remote));
-            app.clone().oneshot(request)
+            let guard = busy.enter();
+            let response = app.clone().oneshot(request);
+            async move {
+                let response = response.await?;
+                Ok::<_, Infallible>(response.map(|body| {
+                    Body::new(Tracked {
+                        body,
+                        _guard: guard,
+                    })
+                }))
+            }
         });
         let connection = self
             .builder
@@ -70,7 +98,14 @@ impl HttpConnections {
             tokio::pin!(connection);
             tokio::select! {
                 result = connection.as_mut() => return log_end(result),
-                () = stopping.cancelled() => connection.as_mut().graceful_shutdown(),
+                () = stopping.cancelled() => {
+                    // Nothing to finish: idle, or headers still coming (slowloris). A request
+                    // whose headers have just arrived may be dropped too: the server is going.
+                    if in_flight.is_idle() {
+                        return;
+                    }
+                    connection.as_mut().graceful_shutdown();
+                }
             }
             tokio::select! {
                 result = connection.as_mut() => log_end(result),
@@ -90,6 +125,59 @@ impl HttpConnections {
     /// Drops the connections still open.
     pub(crate) fn abandon(&self) {
         self.abandoned.cancel();
+    }
+}
+
+/// How many requests of one connection have a response not yet written out.
+#[derive(Debug, Clone, Default)]
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn enter(&self) -> InFlightGuard {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        InFlightGuard(Arc::clone(&self.0))
+    }
+
+    fn is_idle(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == 0
+    }
+}
+
+/// One request in flight, until its response body is dropped: hyper drops it once the body is
+/// written out, or when the connection dies.
+#[derive(Debug)]
+struct InFlightGuard(Arc<AtomicUsize>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A response body that keeps its request counted as in flight while it exists.
+struct Tracked {
+    body: Body,
+    /// Held, never read: dropping the body ends the request.
+    _guard: InFlightGuard,
+}
+
+impl http_body::Body for Tracked {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 
