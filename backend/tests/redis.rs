@@ -552,3 +552,29 @@ async fn members_are_registered_again_after_a_redis_restart() {
     )
     .await;
 }
+
+/// Right after Redis lost its data, before any heartbeat noticed, a relay between two members
+/// of one instance is delivered: the refused relay makes the instance put its members back at
+/// once, and it is tried again.
+#[tokio::test]
+async fn a_relay_right_after_a_data_loss_is_delivered() {
+    let (redis, one, _two) = cluster().await;
+    let (mut alice, mut dave) = one.pair("forgotten").await;
+    redis.query::<()>(&redis::cmd("FLUSHALL")).await;
+    alice
+        .send(&ClientMessage::Offer {
+            sdp: "still here".into(),
+            to: None,
+        })
+        .await;
+    assert_eq!(
+        dave.recv().await,
+        ServerMessage::Offer {
+            sdp: "still here".into(),
+            from: alice.id(),
+            to: None
+        }
+    );
+    alice.assert_quiet().await;
+    assert_eq!(redis.room_entries("forgotten").await.len(), 2);
+}
