@@ -85,7 +85,11 @@ impl RedisPresence {
                 () = self.stopped.cancelled() => return,
                 _ = ticks.tick() => {}
             }
-            if let Ok(false) = self.prove_alive().await {
+            // One re-registration at a time: while one runs (many rooms, slow Redis), the
+            // following heartbeats leave it alone.
+            if let Ok(false) = self.prove_alive().await
+                && self.registration.try_lock().is_ok()
+            {
                 tokio::spawn(Arc::clone(&self).register_again());
             }
         }
