@@ -85,6 +85,18 @@ pub struct Limits {
     /// A connection silent for this long (no frame, no pong) is dropped and its room told.
     #[arg(long, env = "HEARTBEAT_TIMEOUT", default_value = "40s", value_parser = humantime::parse_duration)]
     pub heartbeat_timeout: Duration,
+
+    /// Longest wait for one write to a WebSocket. A browser that stops reading (the kernel
+    /// answers with a zero window) would otherwise hold its task inside the write for ever,
+    /// where no heartbeat check runs: past this the connection is dropped and its room told.
+    #[arg(long, env = "WRITE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub write_timeout: Duration,
+
+    /// Longest wait for the headers of a plain HTTP request (and for the next request on an
+    /// idle keep-alive connection); past it the connection is closed, so half-sent requests
+    /// (slowloris) cannot pile up or hold a shutdown.
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
 }
 
 /// Presence and relay shared by several instances (behind one load balancer) through Redis.

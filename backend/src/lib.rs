@@ -2,6 +2,7 @@
 //!
 //! Map of the modules:
 //! - [`config`]: command line and environment (clap);
+//! - `http`: plain HTTP connections (header read timeout, their end at shutdown);
 //! - [`ws`]: the WebSocket upgrade and the one task per connection;
 //! - [`hub`]: the one place that announces joins and leaves (`joined`, `peer_joined`,
 //!   `ready`, `peer_left`), and delivery of relayed messages;
@@ -18,6 +19,7 @@
 //! stays a few lines.
 
 pub mod config;
+mod http;
 pub mod hub;
 pub mod ice;
 pub mod limits;
@@ -27,7 +29,7 @@ pub mod redact;
 pub mod static_files;
 pub mod ws;
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde::Serialize;
@@ -126,8 +128,10 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     (code, Json(health))
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then closes every WebSocket with a
-/// close frame (1001) and waits up to `grace` for the connection tasks to finish.
+/// Serves `app` on `listener` until `shutdown` completes. Then it stops accepting, writes what
+/// is queued for each WebSocket followed by a close frame (1001), lets plain HTTP requests in
+/// progress finish (idle and half-sent ones close at once), and returns once all of that is
+/// done or `grace` has passed, whichever comes first: nothing a client does can hold it longer.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -135,35 +139,38 @@ pub async fn serve(
     grace: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let token = state.shutdown.clone();
-    // Signalling messages are small and latency-bound: never let Nagle's algorithm hold one
-    // back waiting for a delayed ACK (that alone costs ~40 ms per message).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
+    let http = http::HttpConnections::new(state.limits.header_read_timeout, state.shutdown.clone());
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, remote)) => http.spawn(stream, remote, app.clone()),
+                Err(error) => {
+                    // Out of file descriptors, typically: accepting again at once would spin.
+                    tracing::error!(%error, "cannot accept a connection");
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                }
+            },
         }
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: closing connections");
-        token.cancel();
-    })
-    .await?;
+    }
+    drop(listener);
+    tracing::info!("shutting down: closing connections");
     state.shutdown.cancel();
     state.tracker.close();
-    if tokio::time::timeout(grace, state.tracker.wait())
-        .await
-        .is_err()
-    {
+    let closed = async {
+        tokio::join!(http.wait(), state.tracker.wait());
+    };
+    if tokio::time::timeout(grace, closed).await.is_err() {
         tracing::warn!(?grace, "some connections did not close in time");
+        http.abandon();
     }
     state.hub.close();
     Ok(())
 }
+
+/// Pause after a failed `accept` (no file descriptor left, typically) before the next one.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 #[cfg(test)]
 mod tests {

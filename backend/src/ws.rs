@@ -4,13 +4,15 @@
 //! connection task then selects over the socket, its bounded mailbox (what the hub queues for it:
 //! relays, announcements), the heartbeat timer, the overflow switch and server shutdown. A
 //! refused message gets a protocol `error` and the loop goes on; a dead connection ends the
-//! task, and its departure is then announced by the hub ([`crate::hub::Hub::leave`]).
+//! task, and its departure is then announced by the hub ([`crate::hub::Hub::leave`]). Every
+//! write is bounded by `--write-timeout`, so a peer that stopped reading cannot hold its task
+//! (and its seat) inside a write; at shutdown what is queued goes out before the close frame.
 //!
 //! This module announces nothing itself: the replies to a `join` (`joined`, `ready`, `full`)
 //! come from [`crate::hub::Hub::join`], and the task only writes them, before anything waiting
 //! in its mailbox.
 
-use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
+use std::{borrow::Cow, net::SocketAddr, num::NonZeroU32, time::Duration};
 
 use axum::{
     extract::{
@@ -43,6 +45,10 @@ const HARD_FRAME_FACTOR: usize = 4;
 const SOCKET_BUFFER_BYTES: usize = 8 * 1024;
 /// How long a close frame may take to go out before the socket is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// At most this many characters of the parser's complaint go back in a `bad_message`: serde
+/// quotes the offending input (an unknown `type` of 50 KB is quoted whole), and a reply must
+/// not echo kilobytes of the client's own message back at it.
+const MAX_DETAIL_CHARS: usize = 100;
 
 /// `GET /ws`: admission checks, then the upgrade.
 pub async fn upgrade(
@@ -91,12 +97,16 @@ enum End {
     TooSlow,
     /// Nothing heard within the heartbeat timeout.
     Silent,
+    /// One write did not finish within the write timeout: the peer stopped reading.
+    Stalled,
 }
 
 impl End {
     fn close_frame(self) -> Option<CloseFrame> {
         let (code, reason) = match self {
-            Self::Gone => return None,
+            // A peer that stopped reading would find a close frame only behind everything it
+            // did not read: drop the socket at once.
+            Self::Gone | Self::Stalled => return None,
             Self::Shutdown => (close_code::AWAY, "server shutting down"),
             Self::TooSlow => (
                 close_code::POLICY,
@@ -193,7 +203,7 @@ impl Connection {
             // relayed earlier (tests rely on it: a `pong` proves nothing was waiting).
             tokio::select! {
                 biased;
-                () = shutdown.cancelled() => return Err(End::Shutdown),
+                () = shutdown.cancelled() => return Err(self.flush(socket, mailbox).await),
                 () = self.overflowed.cancelled() => return Err(End::TooSlow),
                 Some(message) = mailbox.recv() => self.send(socket, &message).await?,
                 frame = socket.recv() => {
@@ -220,19 +230,48 @@ impl Connection {
         }
     }
 
-    /// Writes one message, giving up when the connection is told to close meanwhile (a peer
-    /// that stopped reading would otherwise block this task forever).
+    /// Writes one message, giving up when the mailbox overflows meanwhile.
     async fn send(&self, socket: &mut WebSocket, message: &ServerMessage) -> Result<(), End> {
-        let text = serde_json::to_string(message).expect("server messages always serialize");
-        self.send_raw(socket, Message::Text(text.into())).await
+        self.send_raw(socket, text_frame(message)).await
     }
 
+    /// Not cut short by shutdown: a write already started finishes (within the write timeout),
+    /// so the message is not lost, and shutdown then flushes the rest of the mailbox.
     async fn send_raw(&self, socket: &mut WebSocket, message: Message) -> Result<(), End> {
         tokio::select! {
-            result = socket.send(message) => result.map_err(|_| End::Gone),
-            () = self.state.shutdown.cancelled() => Err(End::Shutdown),
+            result = self.write(socket, message) => result,
             () = self.overflowed.cancelled() => Err(End::TooSlow),
         }
+    }
+
+    /// One write, bounded by the write timeout: a peer that stopped reading makes the kernel's
+    /// buffers fill and the write wait for ever, and while it waits nothing else of this
+    /// connection runs (not even the heartbeat check), so it is dropped instead.
+    async fn write(&self, socket: &mut WebSocket, message: Message) -> Result<(), End> {
+        match tokio::time::timeout(self.state.limits.write_timeout, socket.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Gone),
+            Err(_) => {
+                tracing::info!(peer = %self.peer, "write timed out: dropping a connection that stopped reading");
+                Err(End::Stalled)
+            }
+        }
+    }
+
+    /// At shutdown: writes what is already queued for this connection before its close frame,
+    /// each write bounded by the write timeout (and the whole by the server's grace period,
+    /// after which the process stops waiting).
+    async fn flush(
+        &self,
+        socket: &mut WebSocket,
+        mailbox: &mut mpsc::Receiver<ServerMessage>,
+    ) -> End {
+        while let Ok(message) = mailbox.try_recv() {
+            if let Err(end) = self.write(socket, text_frame(&message)).await {
+                return end;
+            }
+        }
+        End::Shutdown
     }
 
     /// One frame from the browser (`text` is `None` for a binary frame): the replies to send.
@@ -270,7 +309,10 @@ impl Connection {
             )],
             Err(ParseError::Malformed(detail)) => vec![ServerMessage::error(
                 ErrorCode::BadMessage,
-                format!("That message could not be understood ({detail})."),
+                format!(
+                    "That message could not be understood ({}).",
+                    bounded(&detail)
+                ),
             )],
         }
     }
@@ -377,6 +419,7 @@ impl Connection {
             .await
         {
             Ok(()) => Vec::new(),
+            Err(RelayError::NotInRoom) => vec![not_in_room()],
             Err(RelayError::NoPeer) => vec![ServerMessage::error(
                 ErrorCode::NoPeer,
                 "Nobody else is in the room yet.",
@@ -399,4 +442,35 @@ fn unavailable() -> ServerMessage {
 
 fn not_in_room() -> ServerMessage {
     ServerMessage::error(ErrorCode::NotInRoom, "Join a room first.")
+}
+
+fn text_frame(message: &ServerMessage) -> Message {
+    let text = serde_json::to_string(message).expect("server messages always serialize");
+    Message::Text(text.into())
+}
+
+/// `detail` cut to [`MAX_DETAIL_CHARS`] characters, with an ellipsis when something was cut.
+fn bounded(detail: &str) -> Cow<'_, str> {
+    match detail.char_indices().nth(MAX_DETAIL_CHARS) {
+        None => Cow::Borrowed(detail),
+        Some((end, _)) => Cow::Owned(format!("{}…", &detail[..end])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A short complaint is kept whole; a long one is cut at a character boundary (never
+    /// inside a multi-byte character) and marked with an ellipsis.
+    #[test]
+    fn details_are_bounded() {
+        assert_eq!(bounded("expected value"), "expected value");
+        let exact = "x".repeat(MAX_DETAIL_CHARS);
+        assert_eq!(bounded(&exact), exact);
+        let long = "é".repeat(5 * MAX_DETAIL_CHARS);
+        let cut = bounded(&long);
+        assert_eq!(cut.chars().count(), MAX_DETAIL_CHARS + 1);
+        assert!(cut.ends_with("é…"), "{cut}");
+    }
 }

@@ -32,6 +32,22 @@ async fn malformed_messages_are_bad_message() {
     client.assert_quiet().await;
 }
 
+/// A large malformed message gets a `bad_message` whose sentence quotes at most a short,
+/// ellipsized part of it, never kilobytes of the client's own input.
+#[tokio::test]
+async fn bad_message_does_not_echo_the_input() {
+    let server = TestServer::default().await;
+    let mut client = server.client().await;
+    for junk in ["q".repeat(50_000), "é".repeat(25_000)] {
+        client.send_text(&format!(r#"{{"type":"{junk}"}}"#)).await;
+        let message = client.expect_error(ErrorCode::BadMessage).await;
+        assert!(message.len() < 300, "{} bytes: {message}", message.len());
+        let quoted = format!("{}…", &junk[..junk.char_indices().nth(20).expect("long").0]);
+        assert!(message.contains(&quoted), "cut with an ellipsis: {message}");
+    }
+    client.assert_quiet().await;
+}
+
 /// A frame over the size limit is refused with `too_large`; the connection stays usable.
 #[tokio::test]
 async fn oversized_frame_is_too_large() {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use common::{Client, PATIENCE, TestServer};
 use shared::{ClientMessage, ServerMessage};
+use tokio::time::Instant;
 use tokio_tungstenite::{connect_async, tungstenite::protocol::frame::coding::CloseCode};
 
 /// By default only pages from the server's own origin may open the WebSocket: others get 403.
@@ -155,4 +156,71 @@ async fn slow_reader_is_closed_without_stalling_anyone() {
         })
         .await;
     assert!(matches!(other_b.recv().await, ServerMessage::Offer { .. }));
+}
+
+/// A member that stops reading while its queue never overflows (a tiny receive buffer, a
+/// flood that fills the TCP buffers and then stops): its task is stuck inside a socket write,
+/// where no heartbeat check runs. The write timeout drops it within the heartbeat timeout plus
+/// the write timeout: the other member is told `peer_left`, its seat and its IP slot are free.
+#[tokio::test]
+async fn non_reader_stuck_in_a_write_is_evicted() {
+    const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
+    const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+    let server = TestServer::start(|config| {
+        config.limits.heartbeat_interval = Duration::from_millis(500);
+        config.limits.heartbeat_timeout = HEARTBEAT_TIMEOUT;
+        config.limits.write_timeout = WRITE_TIMEOUT;
+        // The queue can hold the whole flood: only the write timeout can evict.
+        config.limits.outgoing_queue = 10_000;
+        config.limits.messages_per_second = 100_000;
+        config.limits.message_burst = 100_000;
+        config.limits.max_connections_per_ip = 2;
+    })
+    .await;
+    let mut stalled = Client::connect_with_receive_buffer(server.address, 4096).await;
+    stalled.join("stalled").await;
+    let mut flooder = server.joined("stalled").await;
+    let stalled_id = stalled.id();
+    let own = format!("http://{}", server.address);
+    assert_eq!(
+        Client::connect_with_origin(&server.ws_url(), &own)
+            .await
+            .err(),
+        Some(429),
+        "both slots of 127.0.0.1 are taken"
+    );
+    // `stalled` reads nothing from here on. 8 MB is more than the kernel buffers of both ends
+    // hold, far less than the queue.
+    let sdp = "s".repeat(60_000);
+    for _ in 0..140 {
+        flooder
+            .send(&ClientMessage::Offer {
+                sdp: sdp.clone(),
+                to: None,
+            })
+            .await;
+    }
+    let flood_sent = Instant::now();
+    let deadline = flood_sent + HEARTBEAT_TIMEOUT + WRITE_TIMEOUT + Duration::from_secs(2);
+    let told = tokio::time::timeout_at(deadline, flooder.recv())
+        .await
+        .expect("the non-reader is evicted within the heartbeat and write timeouts");
+    assert_eq!(told, ServerMessage::PeerLeft { peer: stalled_id });
+    println!(
+        "non-reader evicted {} ms after the flood was sent",
+        flood_sent.elapsed().as_millis()
+    );
+    // Its IP slot is released (right after the announcement: poll briefly).
+    let mut third = loop {
+        match Client::connect_with_origin(&server.ws_url(), &own).await {
+            Ok(client) => break client,
+            Err(429) if Instant::now() < deadline + PATIENCE => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(status) => panic!("the slot was never released: {status}"),
+        }
+    };
+    // And its seat.
+    assert_eq!(third.join("stalled").await, vec![flooder.id()]);
+    drop(stalled);
 }

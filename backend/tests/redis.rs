@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, REDIS_EXPIRY, REDIS_TIMEOUT, RedisServer, TestServer, room};
+use common::{Client, LatencyProxy, REDIS_EXPIRY, REDIS_TIMEOUT, RedisServer, TestServer, room};
 use shared::{ClientMessage, ErrorCode, IceCandidate, ServerMessage};
 use tokio::time::Instant;
 
@@ -377,4 +377,204 @@ async fn redis_restart_refuses_joins_then_recovers() {
         })
         .await;
     assert!(matches!(bob.recv().await, ServerMessage::Offer { .. }));
+}
+
+/// The instance id in `peer`'s entry of `room`.
+async fn instance_of(redis: &RedisServer, room: &str, peer: &shared::PeerId) -> String {
+    let entries = redis.room_entries(room).await;
+    entries
+        .iter()
+        .find_map(|entry| entry.strip_prefix(&format!("{peer} ")))
+        .unwrap_or_else(|| panic!("{peer} is not in {room}: {entries:?}"))
+        .to_owned()
+}
+
+/// An instance with many rooms behind a slow link to Redis (120 ms per round trip), so that
+/// one sweep over its rooms takes more than twice the expiry: its liveness key never expires
+/// meanwhile (it is refreshed by a task of its own), so the other instance never takes its
+/// members for dead: no `peer_left`, and they still relay.
+#[tokio::test]
+async fn a_slow_sweep_never_lets_the_liveness_key_expire() {
+    const ROOMS: usize = 30;
+    let redis = RedisServer::start().await;
+    let proxy = LatencyProxy::start(redis.port, Duration::from_millis(60)).await;
+    let slow = TestServer::with_redis_url(proxy.url(), |_| {}).await;
+    let fast = TestServer::with_redis(&redis, |_| {}).await;
+    let slow = &slow;
+    let mut members = futures_util::future::join_all(
+        (0..ROOMS).map(|index| async move { slow.joined(&format!("busy-{index}")).await }),
+    )
+    .await;
+    let mut bob = fast.joined("busy-0").await;
+    let alice = &mut members[0];
+    alice.expect_joined_by(bob.id(), "busy-0").await;
+    let instance = instance_of(&redis, "busy-0", &alice.id()).await;
+    // 30 rooms at 120 ms each: every sweep takes 3.6 s, the expiry is 1.5 s. Watch the key
+    // through several sweeps; the old heartbeat, which swept between two refreshes, lost it
+    // within the first.
+    let watched = Instant::now();
+    while watched.elapsed() < 4 * REDIS_EXPIRY + REDIS_EXPIRY / 3 {
+        let alive: bool = redis
+            .query(redis::cmd("EXISTS").arg(format!("instance:{instance}")))
+            .await;
+        assert!(
+            alive,
+            "liveness key expired {} ms into the watch",
+            watched.elapsed().as_millis()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Bob was told nothing (no `peer_left`), and the two still reach each other.
+    assert_quiet_across(alice, &mut bob).await;
+    assert_quiet_across(&mut bob, alice).await;
+}
+
+/// A relay from somebody no longer in the room (removed by an instance that took theirs for
+/// dead) is refused with `not_in_room` and reaches nobody, on either instance.
+#[tokio::test]
+async fn a_relay_from_a_removed_member_is_refused() {
+    let (redis, one, two) = cluster_with(|config| config.limits.room_capacity = 3).await;
+    let (mut alice, mut bob) = pair_across(&one, &two, "removed").await;
+    let mut dave = one.joined("removed").await;
+    for other in [&mut alice, &mut bob] {
+        assert_eq!(
+            other.recv().await,
+            ServerMessage::PeerJoined { peer: dave.id() }
+        );
+    }
+    let instance = instance_of(&redis, "removed", &alice.id()).await;
+    let removed: i64 = redis
+        .query(
+            redis::cmd("LREM")
+                .arg("room:removed")
+                .arg(0)
+                .arg(format!("{} {instance}", alice.id())),
+        )
+        .await;
+    assert_eq!(removed, 1);
+    alice
+        .send(&ClientMessage::Offer {
+            sdp: "from a ghost".into(),
+            to: None,
+        })
+        .await;
+    alice.expect_error(ErrorCode::NotInRoom).await;
+    // Neither the member on the same instance nor the one on the other got the offer.
+    dave.assert_quiet().await;
+    assert_quiet_across(&mut dave, &mut bob).await;
+    assert_eq!(redis.room_entries("removed").await.len(), 2, "not put back");
+}
+
+/// After Redis lost its data, the members each instance holds are back in their room within
+/// a heartbeat: they reach each other again, capacity holds, and nobody was told `peer_left`.
+/// `deadline` bounds the wait for both entries to be back (polled: nothing tells a client).
+async fn members_come_back(
+    (redis, one, two): (&RedisServer, &TestServer, &TestServer),
+    (alice, bob): (&mut Client, &mut Client),
+    name: &str,
+    lost: Instant,
+    deadline: Instant,
+) {
+    let mut wanted = vec![alice.id().to_string(), bob.id().to_string()];
+    wanted.sort();
+    loop {
+        let entries = redis.room_entries(name).await;
+        let mut found: Vec<String> = entries
+            .iter()
+            .filter_map(|entry| entry.split(' ').next())
+            .map(str::to_owned)
+            .collect();
+        found.sort();
+        if found == wanted {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "members not registered again in time: {entries:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "both members registered again {} ms after the loss",
+        lost.elapsed().as_millis()
+    );
+    assert_quiet_across(alice, bob).await;
+    assert_quiet_across(bob, alice).await;
+    for server in [one, two] {
+        let mut carol = server.client().await;
+        carol.send(&ClientMessage::Join { room: room(name) }).await;
+        assert_eq!(
+            carol.recv().await,
+            ServerMessage::Full {
+                room: room(name),
+                capacity: 2
+            }
+        );
+    }
+}
+
+/// `FLUSHALL` mid-call: both instances put their members back (see `members_come_back`).
+#[tokio::test]
+async fn members_are_registered_again_after_flushall() {
+    let (redis, one, two) = cluster().await;
+    let (mut alice, mut bob) = pair_across(&one, &two, "amnesia").await;
+    let lost = Instant::now();
+    redis.query::<()>(&redis::cmd("FLUSHALL")).await;
+    // Each instance notices at its next heartbeat (every third of the expiry).
+    let deadline = lost + REDIS_EXPIRY / 3 + SLACK;
+    members_come_back(
+        (&redis, &one, &two),
+        (&mut alice, &mut bob),
+        "amnesia",
+        lost,
+        deadline,
+    )
+    .await;
+}
+
+/// Redis restarted without persistence mid-call: once it is back, both instances put their
+/// members back (see `members_come_back`).
+#[tokio::test]
+async fn members_are_registered_again_after_a_redis_restart() {
+    let (mut redis, one, two) = cluster().await;
+    let (mut alice, mut bob) = pair_across(&one, &two, "amnesia").await;
+    redis.restart().await;
+    let lost = Instant::now();
+    // A heartbeat on the old connection fails (at most the Redis timeout), the connection
+    // manager reconnects, and the next heartbeat finds the marker missing.
+    let deadline = lost + REDIS_EXPIRY / 3 + 2 * REDIS_TIMEOUT + REDIS_EXPIRY / 3 + SLACK;
+    members_come_back(
+        (&redis, &one, &two),
+        (&mut alice, &mut bob),
+        "amnesia",
+        lost,
+        deadline,
+    )
+    .await;
+}
+
+/// Right after Redis lost its data, before any heartbeat noticed, a relay between two members
+/// of one instance is delivered: the refused relay makes the instance put its members back at
+/// once, and it is tried again.
+#[tokio::test]
+async fn a_relay_right_after_a_data_loss_is_delivered() {
+    let (redis, one, _two) = cluster().await;
+    let (mut alice, mut dave) = one.pair("forgotten").await;
+    redis.query::<()>(&redis::cmd("FLUSHALL")).await;
+    alice
+        .send(&ClientMessage::Offer {
+            sdp: "still here".into(),
+            to: None,
+        })
+        .await;
+    assert_eq!(
+        dave.recv().await,
+        ServerMessage::Offer {
+            sdp: "still here".into(),
+            from: alice.id(),
+            to: None
+        }
+    );
+    alice.assert_quiet().await;
+    assert_eq!(redis.room_entries("forgotten").await.len(), 2);
 }

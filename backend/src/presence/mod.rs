@@ -110,6 +110,10 @@ pub struct Unavailable;
 /// Why a relay went nowhere.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RelayError {
+    /// The sender is not in the room any more: another instance took this one for dead and
+    /// removed its members (Redis only).
+    #[error("the sender is not in the room")]
+    NotInRoom,
     #[error("nobody else is in the room")]
     NoPeer,
     #[error("the addressed peer is not in the room")]

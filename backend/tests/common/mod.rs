@@ -69,7 +69,11 @@ impl TestServer {
     /// Starts an instance sharing presence through `redis` (short expiry and timeout, so
     /// failures show within a test), and waits until it is subscribed.
     pub async fn with_redis(redis: &RedisServer, configure: impl FnOnce(&mut Config)) -> Self {
-        let url = redis.url();
+        Self::with_redis_url(redis.url(), configure).await
+    }
+
+    /// As [`Self::with_redis`], reaching Redis at `url` (through a [`LatencyProxy`], say).
+    pub async fn with_redis_url(url: String, configure: impl FnOnce(&mut Config)) -> Self {
         let server = Self::start(move |config| {
             config.redis.redis_url = Some(url);
             config.redis.redis_expiry = REDIS_EXPIRY;
@@ -191,6 +195,26 @@ impl Client {
             .await
             .expect("connects in time")
             .expect("WebSocket handshake succeeds");
+        Self { socket, id: None }
+    }
+
+    /// Connects over a socket whose kernel receive buffer is `bytes` (the kernel may round it
+    /// up): a client that then stops reading fills it, and the server's send buffer, quickly.
+    pub async fn connect_with_receive_buffer(address: SocketAddr, bytes: u32) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        let stream = tokio::time::timeout(PATIENCE, socket.connect(address))
+            .await
+            .expect("connects in time")
+            .expect("TCP connect");
+        let url = format!("ws://{address}/ws");
+        let (socket, _) = tokio::time::timeout(
+            PATIENCE,
+            tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)),
+        )
+        .await
+        .expect("handshake in time")
+        .expect("WebSocket handshake succeeds");
         Self { socket, id: None }
     }
 
@@ -397,6 +421,31 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// Runs one command on this Redis, as an operator (or a failover) would.
+    pub async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> T {
+        let client = redis::Client::open(self.url()).expect("valid URL");
+        let mut connection =
+            tokio::time::timeout(PATIENCE, client.get_multiplexed_async_connection())
+                .await
+                .expect("connects in time")
+                .expect("connects to Redis");
+        tokio::time::timeout(PATIENCE, command.query_async(&mut connection))
+            .await
+            .expect("Redis answers in time")
+            .expect("the command succeeds")
+    }
+
+    /// The entries (`"{peer} {instance}"`) of `room`, in order.
+    pub async fn room_entries(&self, room: &str) -> Vec<String> {
+        self.query(
+            redis::cmd("LRANGE")
+                .arg(format!("room:{room}"))
+                .arg(0)
+                .arg(-1),
+        )
+        .await
+    }
+
     /// Kills the server (as a crash would: its data is gone).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -498,4 +547,159 @@ fn next_marker() -> u64 {
 /// A valid room name from a test's own words.
 pub fn room(name: &str) -> RoomName {
     RoomName::new(name).expect("valid room")
+}
+
+/// The real `backend` binary on a free loopback port, killed when dropped.
+pub struct BackendProcess {
+    pub address: SocketAddr,
+    child: std::process::Child,
+}
+
+impl BackendProcess {
+    /// Starts the binary with `args` (after `--listen`) and waits until it accepts connections.
+    pub async fn start(args: &[&str]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("local address")
+            .port();
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_backend"))
+            .arg("--listen")
+            .arg(address.to_string())
+            .args(args)
+            // Only the options given here: no .env, no inherited settings.
+            .current_dir(std::env::temp_dir())
+            .env_clear()
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("the backend binary starts");
+        let mut process = Self { address, child };
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while TcpStream::connect(address).await.is_err() {
+            assert!(
+                process.child.try_wait().expect("wait").is_none(),
+                "the backend exited early"
+            );
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the backend did not listen in time"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        process
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.address)
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "SIGTERM delivered");
+    }
+
+    /// Waits for the process to exit, at most `limit`; returns its exit status.
+    pub async fn exited_within(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the backend did not exit within {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Drop for BackendProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP proxy that delays every byte by a fixed time in each direction, without limiting
+/// throughput or reordering: a slow network between an instance and Redis.
+pub struct LatencyProxy {
+    pub port: u16,
+    task: JoinHandle<()>,
+}
+
+impl LatencyProxy {
+    /// Forwards a free loopback port to `127.0.0.1:target`, `delay` each way.
+    pub async fn start(target: u16, delay: Duration) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("local address").port();
+        let task = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((client, _)) = listener.accept().await {
+                connections.spawn(async move {
+                    let Ok(server) = TcpStream::connect(("127.0.0.1", target)).await else {
+                        return;
+                    };
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
+                    tokio::join!(
+                        delayed_copy(client_read, server_write, delay),
+                        delayed_copy(server_read, client_write, delay),
+                    );
+                });
+            }
+        });
+        Self { port, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for LatencyProxy {
+    fn drop(&mut self) {
+        // Aborting the accept task drops its JoinSet, which aborts every connection.
+        self.task.abort();
+    }
+}
+
+/// Copies `from` to `to`, each chunk written `delay` after it was read.
+async fn delayed_copy(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: Duration,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (chunks, mut due) = tokio::sync::mpsc::unbounded_channel();
+    let read = async move {
+        let mut buffer = vec![0; 64 * 1024];
+        while let Ok(read) = from.read(&mut buffer).await {
+            if read == 0
+                || chunks
+                    .send((tokio::time::Instant::now() + delay, buffer[..read].to_vec()))
+                    .is_err()
+            {
+                break;
+            }
+        }
+    };
+    let write = async move {
+        while let Some((at, chunk)) = due.recv().await {
+            tokio::time::sleep_until(at).await;
+            if to.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown().await;
+    };
+    tokio::join!(read, write);
 }

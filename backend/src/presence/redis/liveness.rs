@@ -2,11 +2,17 @@
 //! of instances that stopped.
 //!
 //! `instance:{id}` exists while its instance lives: the heartbeat sets it with an expiry
-//! (`--redis-expiry`) every third of that expiry. An entry whose instance key has expired is
-//! dead; the scripts remove the dead entries of the room they touch and return them, and the
-//! store reports each as a [`crate::presence::Departure`] on the hub's channel. Each heartbeat also sweeps every
-//! room this instance has members in (so a crashed instance's members are noticed within the
-//! expiry even when nobody joins or leaves) and retries the leaves that could not reach Redis.
+//! (`--redis-expiry`) every third of that expiry, in a task that does nothing else, so no
+//! amount of other work (a sweep over many rooms through a slow Redis) can delay it past the
+//! expiry and make other instances take this one's members for dead. The same round trip
+//! checks that Redis still holds this instance's registration (see `registration.rs`).
+//!
+//! An entry whose instance key has expired is dead; the scripts remove the dead entries of the
+//! room they touch and return them, and the store reports each as a
+//! [`crate::presence::Departure`] on the hub's channel. A second task, the sweep, visits every
+//! room this instance has members in every third of the expiry (so a crashed instance's
+//! members are noticed within the expiry even when nobody joins or leaves) and retries the
+//! leaves that could not reach Redis.
 //!
 //! This module finds departures; it does not announce them (the hub does).
 
@@ -52,21 +58,51 @@ impl Watched {
     pub(super) fn retry_leave(&self, room: RoomName, peer: PeerId) {
         lock(&self.pending_leaves).push((room, peer));
     }
+
+    /// Every member this instance holds, room by room.
+    pub(super) fn members(&self) -> Vec<(RoomName, PeerId)> {
+        lock(&self.rooms)
+            .iter()
+            .flat_map(|(room, peers)| peers.iter().map(|peer| (room.clone(), peer.clone())))
+            .collect()
+    }
+
+    pub(super) fn holds(&self, room: &RoomName, peer: &PeerId) -> bool {
+        lock(&self.rooms)
+            .get(room)
+            .is_some_and(|peers| peers.contains(peer))
+    }
 }
 
 impl RedisPresence {
-    /// Every third of the expiry: proves this instance alive, retries failed leaves, and
-    /// sweeps the rooms this instance has members in. Ends when the store is stopped.
+    /// Every third of the expiry: proves this instance alive, and starts a re-registration
+    /// (in a task of its own) when Redis no longer holds this instance's registration. Nothing
+    /// else: see the module's documentation. Ends when the store is stopped.
     pub(super) async fn heartbeat(self: Arc<Self>) {
-        let mut ticks = tokio::time::interval(self.settings.expiry / 3);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks = self.ticks();
         loop {
             tokio::select! {
                 () = self.stopped.cancelled() => return,
                 _ = ticks.tick() => {}
             }
-            if self.prove_alive().await.is_err() {
-                continue;
+            // One re-registration at a time: while one runs (many rooms, slow Redis), the
+            // following heartbeats leave it alone.
+            if let Ok(false) = self.prove_alive().await
+                && self.registration.try_lock().is_ok()
+            {
+                tokio::spawn(Arc::clone(&self).register_again());
+            }
+        }
+    }
+
+    /// Every third of the expiry: retries failed leaves, and sweeps the rooms this instance
+    /// has members in. Ends when the store is stopped.
+    pub(super) async fn sweep(self: Arc<Self>) {
+        let mut ticks = self.ticks();
+        loop {
+            tokio::select! {
+                () = self.stopped.cancelled() => return,
+                _ = ticks.tick() => {}
             }
             let pending = std::mem::take(&mut *lock(&self.watched.pending_leaves));
             for (room, peer) in pending {
@@ -85,19 +121,31 @@ impl RedisPresence {
         }
     }
 
-    /// Sets this instance's liveness key for one more expiry.
-    async fn prove_alive(&self) -> Result<(), Unavailable> {
+    /// Every third of the expiry; a late tick is not made up for with a burst.
+    fn ticks(&self) -> tokio::time::Interval {
+        let mut ticks = tokio::time::interval(self.settings.expiry / 3);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks
+    }
+
+    /// Sets this instance's liveness key for one more expiry, and says whether Redis still
+    /// holds this instance's registration (refreshing it), in one round trip.
+    async fn prove_alive(&self) -> Result<bool, Unavailable> {
         let key = format!("instance:{}", self.instance);
         let expiry_ms = self.expiry_ms();
+        let refresh = self.refresh_registration();
         self.connection
             .call(|mut c| async move {
-                redis::cmd("SET")
+                let mut pipe = redis::pipe();
+                pipe.cmd("SET")
                     .arg(key)
                     .arg(1)
                     .arg("PX")
                     .arg(expiry_ms)
-                    .query_async(&mut c)
-                    .await
+                    .ignore()
+                    .add_command(refresh);
+                let (registered,): (bool,) = pipe.query_async(&mut c).await?;
+                Ok(registered)
             })
             .await
     }

@@ -8,9 +8,11 @@
 //!   publish to the other instances in the same script.
 //! - `bus.rs`: one pub/sub channel per instance carrying server messages to the members it
 //!   holds, and the subscriber that puts them in their mailboxes.
-//! - `liveness.rs`: this instance's heartbeat key; sweeps that find members of crashed
-//!   instances; leaves retried once Redis is back. What it finds goes to the hub's departures
-//!   channel.
+//! - `liveness.rs`: this instance's heartbeat key, refreshed by a task that does nothing else;
+//!   sweeps that find members of crashed instances; leaves retried once Redis is back. What it
+//!   finds goes to the hub's departures channel.
+//! - `registration.rs`: whether Redis still holds this instance's members (`registered:{id}`),
+//!   and putting them back when Redis lost its data.
 //! - `connection.rs`: the command connection, with a timeout on every call. Failures mark Redis
 //!   down (logged once, reported by `/healthz`); joins are then refused with `unavailable`
 //!   instead of waiting. The connection manager reconnects by itself and the subscriber
@@ -19,16 +21,19 @@
 //! This file holds the store itself ([`RedisPresence`]) and its answers to the
 //! [`super::Presence`] interface. It never puts an announcement in a mailbox.
 //!
-//! What it does not do: Redis Cluster (scripts touch `instance:*` keys they are not given), and
-//! re-registering calls in progress after Redis lost its data (they continue peer to peer;
-//! only their next `join` goes through Redis again).
+//! What it does not do: Redis Cluster (scripts touch `instance:*` keys they are not given).
 
 mod bus;
 mod connection;
 mod liveness;
+mod registration;
 mod scripts;
 
-use std::{fmt, sync::Arc, sync::Mutex, time::Duration};
+use std::{
+    fmt,
+    sync::{Arc, Mutex, atomic::AtomicUsize, atomic::Ordering},
+    time::Duration,
+};
 
 use shared::{PeerId, RoomName, ServerMessage};
 use tokio::sync::mpsc;
@@ -74,6 +79,12 @@ pub struct RedisPresence {
     mailboxes: Mailboxes,
     /// Rooms to sweep and leaves to retry.
     watched: Watched,
+    /// Held while this instance's members are being registered again, so only one
+    /// re-registration runs at a time (the heartbeat's and a relay's may race).
+    registration: tokio::sync::Mutex<()>,
+    /// The room capacity, as joins give it (one configuration: the same for every join), for
+    /// re-registration to respect.
+    capacity: AtomicUsize,
     /// Departures found by a script or the heartbeat, for the hub to announce.
     departures: mpsc::Sender<Departure>,
     /// Cancelled at the end of shutdown (or to simulate a crash): stops the background tasks,
@@ -109,11 +120,14 @@ impl RedisPresence {
             scripts: Scripts::new(),
             mailboxes,
             watched: Watched::default(),
+            registration: tokio::sync::Mutex::new(()),
+            capacity: AtomicUsize::new(0),
             departures,
             stopped: CancellationToken::new(),
         });
         tracing::info!(instance = %presence.instance, "presence and relay through Redis");
         tokio::spawn(Arc::clone(&presence).heartbeat());
+        tokio::spawn(Arc::clone(&presence).sweep());
         let subscriber = Arc::clone(&presence);
         tokio::spawn(async move {
             subscriber
@@ -158,6 +172,7 @@ impl RedisPresence {
         if !self.bus.is_subscribed() || self.is_stopped() {
             return Err(Unavailable);
         }
+        self.capacity.store(capacity, Ordering::Relaxed);
         let admission = self
             .scripts
             .join(
@@ -193,7 +208,9 @@ impl RedisPresence {
         }
     }
 
-    /// Publishes `message` to the recipients elsewhere and returns those here.
+    /// Publishes `message` to the recipients elsewhere and returns those here. A sender missing
+    /// from the room because Redis lost its data is put back (with every member of this
+    /// instance) and the relay tried once more; one removed by another instance is refused.
     pub async fn relay(
         &self,
         room: &RoomName,
@@ -205,9 +222,21 @@ impl RedisPresence {
             return Err(Unavailable.into());
         }
         let json = serde_json::to_string(message).expect("server messages always serialize");
-        self.scripts
-            .relay(&self.connection, room, from, to, &self.instance, json)
-            .await
+        let relay = || {
+            self.scripts.relay(
+                &self.connection,
+                room,
+                from,
+                to,
+                &self.instance,
+                json.clone(),
+            )
+        };
+        let first = relay().await;
+        if first != Err(RelayError::NotInRoom) || !self.ensure_registered().await? {
+            return first;
+        }
+        relay().await
     }
 
     /// Carries `message` to `peer` on `instance` over the bus.

@@ -6,7 +6,9 @@
 //! instances: capacity can never be exceeded, whatever the number of instances. The join and
 //! leave scripts also remove the entries of dead instances and return them, so that whoever
 //! removed one reports it (once). The relay script publishes to recipients on other instances
-//! itself: one round trip per relayed message, whatever the number of recipients.
+//! itself: one round trip per relayed message, whatever the number of recipients; it refuses a
+//! sender that is not in the room. The re-register script puts back the entries of this
+//! instance's members after Redis lost its data.
 //!
 //! This module decides nothing about announcements: it returns what Redis decided.
 
@@ -56,14 +58,21 @@ return {live, dead}
 
 /// `KEYS[1]` room; `ARGV`: from, to (`''` for everybody), own instance id, channel payload suffix
 /// (the message JSON). Publishes `"{peer} {json}"` to the recipients on other instances and
-/// returns {'ok', local recipients...}, or {'no_peer'} / {'unknown_peer'}.
+/// returns {'ok', local recipients...}, or {'not_member'} / {'no_peer'} / {'unknown_peer'}.
+/// A sender that is not (or no longer) in the room is refused: another instance that took this
+/// one for dead has removed it and told the others it left, and they must not hear from it.
 const RELAY: &str = r"
-local recipients = {}
+local recipients, member = {}, false
 for _, entry in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
   local peer, instance = string.match(entry, '^(%S+) (%S+)$')
-  if peer and peer ~= ARGV[1] then
+  if peer == ARGV[1] and instance == ARGV[3] then
+    member = true
+  elseif peer and peer ~= ARGV[1] then
     table.insert(recipients, {peer, instance})
   end
+end
+if not member then
+  return {'not_member'}
 end
 if #recipients == 0 then
   return {'no_peer'}
@@ -85,6 +94,27 @@ for _, recipient in ipairs(recipients) do
   end
 end
 return here
+";
+
+/// `KEYS[1]` room; `ARGV`: entry, capacity, own instance id, expiry in ms. Puts back the entry
+/// of a member this instance holds after Redis lost it (or finds it still there), unless the
+/// room has meanwhile filled up. Refreshes the instance key first, as a join does, so that this
+/// instance's own entries never look dead to the prune.
+/// Returns {kept (0/1), others (live, in join order), dead}.
+const REREGISTER: &str = r"
+redis.call('SET', 'instance:' .. ARGV[3], '1', 'PX', ARGV[4])
+local live, dead = prune(KEYS[1])
+local others = {}
+for _, entry in ipairs(live) do
+  if entry ~= ARGV[1] then table.insert(others, entry) end
+end
+if #others == #live then
+  if #live >= tonumber(ARGV[2]) then
+    return {0, others, dead}
+  end
+  redis.call('RPUSH', KEYS[1], ARGV[1])
+end
+return {1, others, dead}
 ";
 
 /// A room member as Redis records it: who, and which instance holds its connection.
@@ -142,6 +172,7 @@ pub(super) struct Scripts {
     join: Script,
     leave: Script,
     relay: Script,
+    reregister: Script,
 }
 
 impl Scripts {
@@ -150,6 +181,7 @@ impl Scripts {
             join: Script::new(&format!("{PRUNE}{JOIN}")),
             leave: Script::new(&format!("{PRUNE}{LEAVE}")),
             relay: Script::new(RELAY),
+            reregister: Script::new(&format!("{PRUNE}{REREGISTER}")),
         }
     }
 
@@ -219,10 +251,36 @@ impl Scripts {
             .await?;
         let mut reply = reply.into_iter();
         match reply.next().as_deref() {
+            Some("not_member") => Err(RelayError::NotInRoom),
             Some("no_peer") => Err(RelayError::NoPeer),
             Some("unknown_peer") => Err(RelayError::UnknownPeer),
             _ => Ok(reply.map(PeerId::new).collect()),
         }
+    }
+
+    /// Puts `entry` back in `room` (see [`REREGISTER`]); nothing changes when it is there.
+    pub(super) async fn reregister(
+        &self,
+        connection: &Connection,
+        room: &RoomName,
+        entry: &Entry,
+        capacity: usize,
+        expiry_ms: u64,
+    ) -> Result<Admission, Unavailable> {
+        let mut invocation = self.reregister.key(room_key(room));
+        invocation
+            .arg(entry.to_redis())
+            .arg(capacity)
+            .arg(entry.instance.as_str())
+            .arg(expiry_ms);
+        let (kept, others, dead): (i64, Vec<String>, Vec<String>) = connection
+            .call(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        Ok(Admission {
+            admitted: kept != 0,
+            others: parse(&others),
+            dead: parse(&dead),
+        })
     }
 }
 
