@@ -43,7 +43,7 @@ use crate::{
     ice::Ice,
     limits::{ConnectionCounter, OriginPolicy},
     presence::redis::RedisSettings,
-    resume::{ResumeKey, Tokens},
+    resume::{ResumeKey, ResumeSettings},
 };
 
 /// What every request handler and connection task shares. Cheap to clone.
@@ -68,9 +68,7 @@ impl AppState {
             Some(key) => ResumeKey::new(key)?,
             None => ResumeKey::random(),
         };
-        let grace = config.resume.resume_grace;
-        // Good for the grace after the last refresh, which comes every half grace.
-        let tokens = Arc::new(Tokens::new(&key, grace + grace / 2));
+        let resume = ResumeSettings::new(&key, config.resume.resume_grace);
         let capacity = usize::from(config.limits.room_capacity);
         Ok(Self {
             hub: match &config.redis.redis_url {
@@ -81,9 +79,9 @@ impl AppState {
                         expiry: config.redis.redis_expiry,
                         timeout: config.redis.redis_timeout,
                     },
-                    tokens,
+                    resume,
                 )?,
-                None => Hub::new(capacity, tokens),
+                None => Hub::new(capacity, resume),
             },
             ice: Arc::new(Ice::from_config(&config.ice)?),
             limits: Arc::new(config.limits.clone()),
