@@ -424,6 +424,50 @@ impl Client {
         }
     }
 
+    /// Sends `join` with a resume token and reads `joined` (but not what may follow it):
+    /// returns the id given and the members already there.
+    pub async fn join_with_token(
+        &mut self,
+        room: &str,
+        token: ResumeToken,
+    ) -> (PeerId, Vec<PeerId>) {
+        let room = RoomName::new(room).expect("valid room");
+        self.send(&ClientMessage::Join {
+            room: room.clone(),
+            resume: Some(token),
+        })
+        .await;
+        match self.recv().await {
+            ServerMessage::Joined {
+                room: joined,
+                you,
+                peers,
+                resume,
+            } => {
+                assert_eq!(joined, room);
+                self.id = Some(you.clone());
+                self.token = Some(resume);
+                (you, peers)
+            }
+            other => panic!("expected joined, got {other:?}"),
+        }
+    }
+
+    /// The token of the last `joined` or `resume`.
+    pub fn token(&self) -> ResumeToken {
+        self.token.clone().expect("joined")
+    }
+
+    /// Reads until the server closes the connection; returns its close frame.
+    pub async fn close_frame(&mut self) -> Option<CloseFrame> {
+        loop {
+            match self.try_recv().await {
+                Ok(_) => continue,
+                Err(frame) => return frame,
+            }
+        }
+    }
+
     pub fn id(&self) -> PeerId {
         self.id.clone().expect("joined")
     }
