@@ -10,8 +10,10 @@
 //!   be told what, tells nobody;
 //! - [`mailbox`]: each connection's bounded outgoing queue, and the map of them;
 //! - [`redact`]: secrets shown as `***` by `Debug`;
-//! - [`resume`]: the signed tokens that give a reconnecting page its seat back;
+//! - [`resume`]: the signed tokens that give a reconnecting page its seat back, and the seats
+//!   held for it during the grace period;
 //! - [`limits`]: admission at the upgrade (Origin, connections per IP);
+//! - [`logging`]: the log filter, which keeps message contents (and so tokens) out of logs;
 //! - [`ice`]: ICE servers for browsers (Twilio, TURN REST, static list);
 //! - [`static_files`]: serving the built frontend.
 //!
@@ -22,6 +24,7 @@ pub mod config;
 pub mod hub;
 pub mod ice;
 pub mod limits;
+pub mod logging;
 pub mod mailbox;
 pub mod presence;
 pub mod redact;
