@@ -138,7 +138,7 @@ impl Hub {
     ) -> Result<Admission, Unavailable> {
         let mut id = peer.clone();
         if let Some(claimed) = resume.and_then(|token| self.claim(room, token)) {
-            if let Some(others) = self.presence.resume(room, &claimed).await? {
+            if let Some(others) = self.presence.resume(room, &claimed, peer).await? {
                 self.holds.release(&claimed);
                 self.mailboxes.rename(peer, &claimed);
                 tracing::info!(%room, peer = %claimed, "seat resumed");
@@ -151,7 +151,7 @@ impl Hub {
                 id = claimed;
             }
         }
-        let others = match self.presence.join(room, &id, self.capacity).await? {
+        let others = match self.presence.join(room, &id, peer, self.capacity).await? {
             JoinOutcome::Joined { others } => others,
             JoinOutcome::Full { capacity } => {
                 return Ok(Admission::Refused(ServerMessage::Full {

@@ -168,16 +168,19 @@ impl Presence {
         })
     }
 
-    /// Puts `peer` in `room` if fewer than `capacity` are there, in one atomic step.
+    /// Puts `peer` in `room` if fewer than `capacity` are there, in one atomic step. Asked by
+    /// the connection known as `connection` (which is `peer`, or will be once admitted under
+    /// the id its token named): if the answer is lost, [`Self::connection_gone`] undoes it.
     pub async fn join(
         &self,
         room: &RoomName,
         peer: &PeerId,
+        connection: &PeerId,
         capacity: usize,
     ) -> Result<JoinOutcome, Unavailable> {
         match &self.store {
             Store::Memory(rooms) => Ok(rooms.join(room, peer, capacity)),
-            Store::Redis(redis) => redis.join(room, peer, capacity).await,
+            Store::Redis(redis) => redis.join(room, peer, connection, capacity).await,
         }
     }
 
@@ -194,26 +197,28 @@ impl Presence {
 
     /// Gives `peer`'s seat in `room` to a connection of this instance, if the seat is still
     /// held (by an open connection, here or elsewhere, or for a resume), in one atomic step;
-    /// returns the other members. `None`: the seat is gone.
+    /// returns the other members. `None`: the seat is gone. Asked by `connection`, as for
+    /// [`Self::join`].
     pub async fn resume(
         &self,
         room: &RoomName,
         peer: &PeerId,
+        connection: &PeerId,
     ) -> Result<Option<Vec<Member>>, Unavailable> {
         match &self.store {
             Store::Memory(rooms) => Ok(rooms.resume(room, peer)),
-            Store::Redis(redis) => redis.resume(room, peer).await,
+            Store::Redis(redis) => redis.resume(room, peer, connection).await,
         }
     }
 
-    /// `peer`'s connection has ended without a seat of its own (it never joined, or its join
-    /// failed): frees any seat a join of it may still have taken without this instance knowing
-    /// (a Redis join whose reply timed out). Nothing to do in memory, where a join cannot
-    /// half-happen.
-    pub async fn connection_gone(&self, peer: &PeerId) -> Option<Departure> {
+    /// The connection known as `connection` has ended without a seat of its own (it never
+    /// joined, or its join failed): frees any seat a join (or resume) of it may still have
+    /// taken without this instance knowing (a Redis call whose reply timed out). Nothing to do
+    /// in memory, where a join cannot half-happen.
+    pub async fn connection_gone(&self, connection: &PeerId) -> Option<Departure> {
         match &self.store {
             Store::Memory(_) => None,
-            Store::Redis(redis) => redis.connection_gone(peer).await,
+            Store::Redis(redis) => redis.connection_gone(connection).await,
         }
     }
 

@@ -1,10 +1,11 @@
 //! Joins this instance sent to Redis without knowing the outcome.
 //!
 //! A join whose reply times out may still have happened in Redis: the seat is then taken by a
-//! peer this instance believes is not in the room. Every join is recorded here before it is
-//! sent and forgotten once its answer arrives; one that failed stays recorded. When the same
-//! connection joins again, the script finds its entry and admits it once (joins are idempotent
-//! per peer id); when the connection ends without a seat, its recorded join is undone
+//! peer this instance believes is not in the room. Every join (and every resume, which moves a
+//! seat here) is recorded here before it is sent, under the connection that asked, and
+//! forgotten once its answer arrives; one that failed stays recorded. When the same connection
+//! tries again, the script finds its entry and admits it once (joins are idempotent per
+//! entry); when the connection ends without a seat, its recorded attempt is undone
 //! ([`super::RedisPresence::connection_gone`]), so no seat outlives its connection.
 
 use std::{collections::HashMap, sync::Mutex};
@@ -13,31 +14,48 @@ use shared::{PeerId, RoomName};
 
 use super::lock;
 
-/// The joins sent and not answered, by peer: a connection has at most one join outstanding
-/// (its task waits for each), so one room per peer.
+/// A join sent and not answered: the seat it asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Attempt {
+    pub(super) room: RoomName,
+    /// The peer id of the seat: the connection's own, or the one its resume token named.
+    pub(super) seat: PeerId,
+}
+
+/// The joins sent and not answered, by the connection that asked: a connection has at most
+/// one join outstanding (its task waits for each), so one attempt per connection.
 #[derive(Debug, Default)]
 pub(super) struct InFlight {
-    joins: Mutex<HashMap<PeerId, RoomName>>,
+    attempts: Mutex<HashMap<PeerId, Attempt>>,
 }
 
 impl InFlight {
-    /// Records that `peer` is about to join `room`; returns the room of an earlier join of
-    /// `peer` whose outcome is still unknown, when it is another room (that seat, if it was
-    /// taken, must be given up).
-    pub(super) fn start(&self, room: &RoomName, peer: &PeerId) -> Option<RoomName> {
-        lock(&self.joins)
-            .insert(peer.clone(), room.clone())
-            .filter(|earlier| earlier != room)
+    /// Records that `connection` is about to take `seat` in `room`; returns an earlier
+    /// attempt of the same connection whose outcome is still unknown, when it asked for
+    /// another seat (that seat, if it was taken, must be given up).
+    pub(super) fn start(
+        &self,
+        connection: &PeerId,
+        room: &RoomName,
+        seat: &PeerId,
+    ) -> Option<Attempt> {
+        let attempt = Attempt {
+            room: room.clone(),
+            seat: seat.clone(),
+        };
+        lock(&self.attempts)
+            .insert(connection.clone(), attempt.clone())
+            .filter(|earlier| *earlier != attempt)
     }
 
-    /// The join of `peer` was answered: its outcome is known.
-    pub(super) fn finish(&self, peer: &PeerId) {
-        lock(&self.joins).remove(peer);
+    /// The attempt of `connection` was answered: its outcome is known.
+    pub(super) fn finish(&self, connection: &PeerId) {
+        lock(&self.attempts).remove(connection);
     }
 
-    /// The room of `peer`'s unanswered join, forgotten here.
-    pub(super) fn take(&self, peer: &PeerId) -> Option<RoomName> {
-        lock(&self.joins).remove(peer)
+    /// The unanswered attempt of `connection`, forgotten here.
+    pub(super) fn take(&self, connection: &PeerId) -> Option<Attempt> {
+        lock(&self.attempts).remove(connection)
     }
 }
 
@@ -49,23 +67,33 @@ mod tests {
         RoomName::new(name).expect("valid")
     }
 
-    /// An unanswered join is kept until the connection is gone; an answered one is forgotten;
-    /// a join of another room reports the earlier unanswered one.
+    fn attempt(name: &str, seat: &PeerId) -> Attempt {
+        Attempt {
+            room: room(name),
+            seat: seat.clone(),
+        }
+    }
+
+    /// An unanswered attempt is kept until the connection is gone; an answered one is
+    /// forgotten; an attempt at another seat reports the earlier unanswered one.
     #[test]
-    fn unanswered_joins_are_kept() {
-        let joins = InFlight::default();
-        let (a, b) = (PeerId::new("a"), PeerId::new("b"));
-        assert_eq!(joins.start(&room("r"), &a), None);
+    fn unanswered_attempts_are_kept() {
+        let attempts = InFlight::default();
+        let (a, b, old) = (PeerId::new("a"), PeerId::new("b"), PeerId::new("old"));
+        assert_eq!(attempts.start(&a, &room("r"), &a), None);
+        assert_eq!(attempts.start(&a, &room("r"), &a), None, "a retry");
         assert_eq!(
-            joins.start(&room("r"), &a),
-            None,
-            "a retry of the same room"
+            attempts.start(&a, &room("other"), &a),
+            Some(attempt("r", &a))
         );
-        assert_eq!(joins.start(&room("other"), &a), Some(room("r")));
-        assert_eq!(joins.start(&room("r"), &b), None);
-        joins.finish(&b);
-        assert_eq!(joins.take(&b), None);
-        assert_eq!(joins.take(&a), Some(room("other")));
-        assert_eq!(joins.take(&a), None);
+        assert_eq!(
+            attempts.start(&a, &room("other"), &old),
+            Some(attempt("other", &a))
+        );
+        assert_eq!(attempts.start(&b, &room("r"), &b), None);
+        attempts.finish(&b);
+        assert_eq!(attempts.take(&b), None);
+        assert_eq!(attempts.take(&a), Some(attempt("other", &old)));
+        assert_eq!(attempts.take(&a), None);
     }
 }

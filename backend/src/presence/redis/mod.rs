@@ -162,19 +162,13 @@ impl RedisPresence {
         &self,
         room: &RoomName,
         peer: &PeerId,
+        connection: &PeerId,
         capacity: usize,
     ) -> Result<JoinOutcome, Unavailable> {
         if !self.bus.is_subscribed() || self.is_stopped() {
             return Err(Unavailable);
         }
-        // Recorded before it is sent: if the answer never comes, the seat it may have taken is
-        // undone when the connection ends (or by the next join of this peer, which the script
-        // admits once).
-        if let Some(earlier) = self.in_flight.start(room, peer)
-            && let Some(departure) = self.leave(&earlier, peer).await
-        {
-            self.report(departure).await;
-        }
+        self.record_attempt(room, peer, connection).await;
         let admission = self
             .scripts
             .join(
@@ -185,7 +179,7 @@ impl RedisPresence {
                 self.expiry_ms(),
             )
             .await?;
-        self.in_flight.finish(peer);
+        self.in_flight.finish(connection);
         let others = self.members_of(admission.others);
         self.report_dead(room, admission.dead, &others).await;
         if !admission.admitted {
@@ -203,14 +197,17 @@ impl RedisPresence {
         &self,
         room: &RoomName,
         peer: &PeerId,
+        connection: &PeerId,
     ) -> Result<Option<Vec<Member>>, Unavailable> {
         if !self.bus.is_subscribed() || self.is_stopped() {
             return Err(Unavailable);
         }
+        self.record_attempt(room, peer, connection).await;
         let taken = self
             .scripts
             .take(&self.connection, room, &self.entry(peer), self.expiry_ms())
             .await?;
+        self.in_flight.finish(connection);
         let others = self.members_of(taken.others);
         self.report_dead(room, taken.dead, &others).await;
         let Some(previous) = taken.previous else {
@@ -223,13 +220,25 @@ impl RedisPresence {
         Ok(Some(others))
     }
 
-    /// Undoes the join of `peer` whose answer never came, now that its connection ended
-    /// without a seat: the seat, if the join did take it, is freed (and its departure
-    /// returned, for those who saw it in their `joined`).
-    pub async fn connection_gone(&self, peer: &PeerId) -> Option<Departure> {
-        let room = self.in_flight.take(peer)?;
-        tracing::info!(%room, %peer, "undoing a join whose answer never came");
-        self.leave(&room, peer).await
+    /// Undoes the join (or resume) of `connection` whose answer never came, now that the
+    /// connection ended without a seat: the seat, if the script did take it here, is freed
+    /// (and its departure returned, for those who saw it in their `joined`).
+    pub async fn connection_gone(&self, connection: &PeerId) -> Option<Departure> {
+        let attempt = self.in_flight.take(connection)?;
+        tracing::info!(room = %attempt.room, peer = %attempt.seat, "undoing a join whose answer never came");
+        self.leave(&attempt.room, &attempt.seat).await
+    }
+
+    /// Records, before it is sent, that `connection` asks for `peer`'s seat in `room`: if the
+    /// answer never comes, the seat the script may have taken is undone when the connection
+    /// ends, or admitted once by its retry. An earlier unanswered attempt of the connection at
+    /// another seat is undone now.
+    async fn record_attempt(&self, room: &RoomName, peer: &PeerId, connection: &PeerId) {
+        if let Some(earlier) = self.in_flight.start(connection, room, peer)
+            && let Some(departure) = self.leave(&earlier.room, &earlier.seat).await
+        {
+            self.report(departure).await;
+        }
     }
 
     /// When Redis cannot be reached the leave is kept and retried by the heartbeat, so the
