@@ -58,6 +58,12 @@ pub struct Hub {
     resume: Arc<ResumeSettings>,
     /// Seats of connections that ended without `leave`, waiting for their resume.
     holds: Holds,
+    /// Taken by a resume (from finding the seat to releasing its hold) and by a hold's end
+    /// (from expiring it to freeing the seat), so that one never happens inside the other: a
+    /// resume either releases the hold in time or finds the seat gone. An async mutex, as
+    /// both steps may wait for Redis; they are rare (one per reconnect or departure), so one
+    /// for the whole instance is enough.
+    seat_changes: Arc<tokio::sync::Mutex<()>>,
     /// Cancelled by [`Hub::close`]: ends the task announcing background departures and the
     /// hold timers.
     closed: CancellationToken,
@@ -72,6 +78,7 @@ impl Hub {
             mailboxes: Mailboxes::default(),
             resume: Arc::new(resume),
             holds: Holds::default(),
+            seat_changes: Arc::default(),
             closed: CancellationToken::new(),
         }
     }
@@ -92,6 +99,7 @@ impl Hub {
             mailboxes,
             resume: Arc::new(resume),
             holds: Holds::default(),
+            seat_changes: Arc::default(),
             closed: CancellationToken::new(),
         };
         tokio::spawn(hub.clone().announce_departures(found));
@@ -138,15 +146,18 @@ impl Hub {
     ) -> Result<Admission, Unavailable> {
         let mut id = peer.clone();
         if let Some(claimed) = resume.and_then(|token| self.claim(room, token)) {
+            let seat_change = self.seat_changes.lock().await;
             if let Some(others) = self.presence.resume(room, &claimed, peer).await? {
                 self.holds.release(&claimed);
                 self.mailboxes.rename(peer, &claimed);
+                drop(seat_change);
                 tracing::info!(%room, peer = %claimed, "seat resumed");
                 return Ok(Admission::Joined {
                     replies: vec![self.joined(room, &claimed, others)],
                     you: claimed,
                 });
             }
+            drop(seat_change);
             if !self.mailboxes.contains(&claimed) && !self.holds.contains(&claimed) {
                 id = claimed;
             }
@@ -285,6 +296,7 @@ impl Hub {
             () = ticket.released.cancelled() => return,
             () = self.closed.cancelled() => return,
         }
+        let _seat_change = self.seat_changes.lock().await;
         if self.holds.expire(&ticket) {
             self.depart(&ticket.room, &ticket.peer).await;
         }
