@@ -11,7 +11,10 @@
 //!   be told what, tells nobody;
 //! - [`mailbox`]: each connection's bounded outgoing queue, and the map of them;
 //! - [`redact`]: secrets shown as `***` by `Debug`;
+//! - [`resume`]: the signed tokens that give a reconnecting page its seat back, and the seats
+//!   held for it during the grace period;
 //! - [`limits`]: admission at the upgrade (Origin, connections per IP);
+//! - [`logging`]: the log filter, which keeps message contents (and so tokens) out of logs;
 //! - [`ice`]: ICE servers for browsers (Twilio, TURN REST, static list);
 //! - [`static_files`]: serving the built frontend.
 //!
@@ -23,9 +26,11 @@ mod http;
 pub mod hub;
 pub mod ice;
 pub mod limits;
+pub mod logging;
 pub mod mailbox;
 pub mod presence;
 pub mod redact;
+pub mod resume;
 pub mod static_files;
 pub mod ws;
 
@@ -43,6 +48,7 @@ use crate::{
     ice::Ice,
     limits::{ConnectionCounter, OriginPolicy},
     presence::redis::RedisSettings,
+    resume::{ResumeKey, ResumeSettings},
 };
 
 /// What every request handler and connection task shares. Cheap to clone.
@@ -63,17 +69,24 @@ impl AppState {
     /// Builds the shared state; with a Redis URL this starts background tasks, so it must run
     /// inside a Tokio runtime.
     pub fn new(config: &Config) -> anyhow::Result<Self> {
+        let key = match &config.resume.resume_key {
+            Some(key) => ResumeKey::new(key)?,
+            None => ResumeKey::random(),
+        };
+        let resume = ResumeSettings::new(&key, config.resume.resume_grace);
+        let capacity = usize::from(config.limits.room_capacity);
         Ok(Self {
             hub: match &config.redis.redis_url {
                 Some(url) => Hub::with_redis(
-                    usize::from(config.limits.room_capacity),
+                    capacity,
                     RedisSettings {
                         url: url.clone(),
                         expiry: config.redis.redis_expiry,
                         timeout: config.redis.redis_timeout,
                     },
+                    resume,
                 )?,
-                None => Hub::new(usize::from(config.limits.room_capacity)),
+                None => Hub::new(capacity, resume),
             },
             ice: Arc::new(Ice::from_config(&config.ice)?),
             limits: Arc::new(config.limits.clone()),
@@ -177,7 +190,8 @@ mod tests {
     use super::*;
 
     /// `Debug` of the configuration and of the Redis settings shows no secret (Twilio token,
-    /// TURN secret, static TURN credential, Redis password) but still shows the rest.
+    /// TURN secret, static TURN credential, Redis password, resume key) but still shows the
+    /// rest.
     #[test]
     fn debug_output_hides_every_secret() {
         let config = Config::parse_from_args([
@@ -196,6 +210,8 @@ mod tests {
             "credential-secret-3",
             "--redis-url",
             "redis://visible-redis-user:redis-secret-4@redis.visible.example:6379/0",
+            "--resume-key",
+            "resume-secret-7-resume-secret-7-resume",
         ])
         .expect("parses");
         let settings = RedisSettings {
@@ -212,6 +228,7 @@ mod tests {
             "redis-secret-4",
             "redis-secret-5",
             "redis-secret-6",
+            "resume-secret-7",
         ] {
             assert!(!printed.contains(secret), "{secret} shown in {printed}");
         }
@@ -224,6 +241,7 @@ mod tests {
             "twilio_auth_token: Some(***)",
             "turn_secret: Some(***)",
             "ice_credential: Some(***)",
+            "resume_key: Some(***)",
             "heartbeat_timeout",
         ] {
             assert!(

@@ -161,12 +161,15 @@ async fn slow_reader_is_closed_without_stalling_anyone() {
 /// A member that stops reading while its queue never overflows (a tiny receive buffer, a
 /// flood that fills the TCP buffers and then stops): its task is stuck inside a socket write,
 /// where no heartbeat check runs. The write timeout drops it within the heartbeat timeout plus
-/// the write timeout: the other member is told `peer_left`, its seat and its IP slot are free.
+/// the write timeout; like any dropped connection its seat is then held for the resume grace
+/// (short here): the other member is told `peer_left`, its seat and its IP slot are free.
 #[tokio::test]
 async fn non_reader_stuck_in_a_write_is_evicted() {
     const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
     const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+    const RESUME_GRACE: Duration = Duration::from_millis(200);
     let server = TestServer::start(|config| {
+        config.resume.resume_grace = RESUME_GRACE;
         config.limits.heartbeat_interval = Duration::from_millis(500);
         config.limits.heartbeat_timeout = HEARTBEAT_TIMEOUT;
         config.limits.write_timeout = WRITE_TIMEOUT;
@@ -201,7 +204,8 @@ async fn non_reader_stuck_in_a_write_is_evicted() {
             .await;
     }
     let flood_sent = Instant::now();
-    let deadline = flood_sent + HEARTBEAT_TIMEOUT + WRITE_TIMEOUT + Duration::from_secs(2);
+    let deadline =
+        flood_sent + HEARTBEAT_TIMEOUT + WRITE_TIMEOUT + RESUME_GRACE + Duration::from_secs(2);
     let told = tokio::time::timeout_at(deadline, flooder.recv())
         .await
         .expect("the non-reader is evicted within the heartbeat and write timeouts");
