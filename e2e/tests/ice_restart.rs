@@ -164,10 +164,33 @@ async fn both_connected(pages: [&Browser; 2], since: Instant) -> anyhow::Result<
     }
 }
 
+/// Records the page's `iceConnectionState` changes from now on, with `performance.now()`.
+const LOG_ICE: &str = r#"
+const pc = window.__peerConnection; window.__iceLog = [];
+pc.addEventListener('iceconnectionstatechange',
+  () => window.__iceLog.push([performance.now(), pc.iceConnectionState]));
+return true;
+"#;
+
+/// How long (ms, on the page's clock) ICE has been `disconnected` or `failed` without a
+/// `connected` since, per the log of [`LOG_ICE`]; 0 if it is not.
+const DOWN_FOR: &str = r#"
+let since = null;
+for (const [t, state] of window.__iceLog) {
+  if (state === 'disconnected' || state === 'failed') { if (since === null) since = t; }
+  else if (state === 'connected' || state === 'completed') since = null;
+}
+return since === null ? 0 : performance.now() - since;
+"#;
+
 /// A network blip (all UDP dropped for 8 s mid-call): both pages say "Reconnecting… N s",
 /// counting, while it lasts; the call is connected again within 5 s of the network's return,
-/// without a click; a page that was reconnecting for more than 3 s got there through an ICE
-/// restart (new credentials on both sides); and media flows again both ways.
+/// without a click; when both pages had been `disconnected` for more than 3.5 s at the return
+/// (the 3 s rule plus a tick), the call got there through an ICE restart (new credentials on
+/// both sides); and media flows again both ways.
+///
+/// Chromium's own checks heal an 8 s blip too once the network is back, so the time bound alone
+/// does not need the restarts: the restart is asserted whenever the 3 s rule applied.
 #[tokio::test]
 async fn a_network_blip_heals_without_a_click() -> anyhow::Result<()> {
     let stack = Stack::start(StackOptions::default()).await?;
@@ -175,9 +198,16 @@ async fn a_network_blip_heals_without_a_click() -> anyhow::Result<()> {
     wait_media_flowing(&alice, &bob).await?;
     let before = [credentials(&alice).await?, credentials(&bob).await?];
 
+    for page in [&alice, &bob] {
+        page.eval(LOG_ICE).await?;
+    }
     let cut = UdpBlackhole::start()?;
     let start = Instant::now();
     let samples = watch([&alice, &bob], start, BLIP).await?;
+    let down_ms = [
+        alice.eval(DOWN_FOR).await?.as_f64().unwrap_or(0.0),
+        bob.eval(DOWN_FOR).await?.as_f64().unwrap_or(0.0),
+    ];
     cut.lift()?;
     let back = Instant::now();
     let took = both_connected([&alice, &bob], back).await?;
@@ -208,16 +238,18 @@ async fn a_network_blip_heals_without_a_click() -> anyhow::Result<()> {
         "connected again {took:?} after the network's return (at most {BLIP_HEALED_WITHIN:?})"
     );
     let after = [credentials(&alice).await?, credentials(&bob).await?];
-    if longest >= 4 {
+    let restarted = renewed(&before, &after);
+    eprintln!(
+        "ICE disconnected for {down_ms:.0?} ms at the network's return; \
+         longest \"Reconnecting…\" shown: {longest} s; ICE restarted: {restarted}"
+    );
+    if down_ms.iter().all(|&ms| ms > 3_500.0) {
         assert!(
-            renewed(&before, &after),
-            "reconnecting for {longest} s (> 3 s) must have restarted ICE: {before:?} → {after:?}"
+            restarted,
+            "disconnected for {down_ms:.0?} ms (> 3 s) on both sides: ICE must have been \
+             restarted: {before:?} → {after:?}"
         );
     }
-    eprintln!(
-        "longest \"Reconnecting…\" shown during the blip: {longest} s; ICE restarted: {}",
-        renewed(&before, &after)
-    );
     wait_media_flowing(&alice, &bob).await?;
     Ok(())
 }
