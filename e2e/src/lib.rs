@@ -18,6 +18,7 @@ pub mod figures;
 pub mod group;
 pub mod http;
 pub mod media;
+pub mod network;
 pub mod probe;
 pub mod process;
 
@@ -33,6 +34,7 @@ pub use browser::{Browser, BrowserOptions, CallStats};
 pub use call::{connect, connected_call, join_both};
 pub use figures::median;
 pub use media::{MIN_ENERGY_RISE, wait_media_flowing};
+pub use network::UdpBlackhole;
 pub use probe::{Probe, ProbeReport, offer_counts, offers};
 pub use process::{Backend, Chromedriver, Coturn, Redis, TwilioProcess};
 

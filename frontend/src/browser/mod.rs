@@ -7,10 +7,12 @@
 
 pub mod channel;
 pub mod check;
+pub mod clock;
 pub mod devices;
 pub mod files;
 pub mod location;
 pub mod media;
+pub mod network;
 pub mod peer;
 pub mod random;
 pub mod socket;

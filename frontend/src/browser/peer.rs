@@ -211,6 +211,17 @@ impl PeerConnection {
         self.pc.signaling_state() == RtcSignalingState::Stable
     }
 
+    /// Our offer, while it waits for the other side's answer (`have-local-offer`).
+    pub fn pending_local_offer(&self) -> Option<String> {
+        if self.pc.signaling_state() != RtcSignalingState::HaveLocalOffer {
+            return None;
+        }
+        self.pc
+            .local_description()
+            .filter(|description| description.type_() == RtcSdpType::Offer)
+            .map(|description| description.sdp())
+    }
+
     /// Whether a remote description has been set.
     pub fn has_remote_description(&self) -> bool {
         self.pc.remote_description().is_some()

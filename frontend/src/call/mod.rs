@@ -11,6 +11,7 @@ pub mod chat;
 pub mod check;
 pub mod controls;
 pub mod devices;
+pub mod ice_restart;
 pub mod ice_state;
 pub mod media_problem;
 pub mod negotiation;

@@ -34,15 +34,20 @@ pub enum CallPhase {
     Connecting,
     /// Media flows; the route is known once `getStats` has told.
     Connected(Option<Route>),
-    /// `iceConnectionState` is `disconnected`: the browser is trying to recover.
-    Reconnecting,
-    /// ICE failed: a retry (ICE restart) is needed.
-    Failed,
+    /// Media stopped (`iceConnectionState` `disconnected`) `seconds` ago, and the call is
+    /// recovering: the browser's own checks, then ICE restarts (see [`super::ice_restart`]).
+    Reconnecting { seconds: u32 },
+    /// ICE failed (or the recovery outlasted [`super::ice_restart::FAILED_AFTER`]) `seconds`
+    /// after media stopped; automatic ICE restarts go on, and Retry is offered. `was_connected`
+    /// tells a lost call from one that never came up.
+    Failed { seconds: u32, was_connected: bool },
 }
 
 impl CallPhase {
     /// The phase after an `iceConnectionState` change, or `None` for states that change nothing
-    /// (`new`, `closed`). A connected call keeps its known route.
+    /// here (`new`, `closed`; `disconnected` and `failed`, which start a recovery whose phase
+    /// [`super::ice_restart::IceRecovery::phase`] gives). A connected call keeps its known
+    /// route.
     pub fn after_ice_state(self, ice_state: IceConnectionState) -> Option<Self> {
         match ice_state {
             IceConnectionState::Checking => Some(match self {
@@ -53,10 +58,16 @@ impl CallPhase {
                 Self::Connected(_) => self,
                 _ => Self::Connected(None),
             }),
-            IceConnectionState::Disconnected => Some(Self::Reconnecting),
-            IceConnectionState::Failed => Some(Self::Failed),
-            IceConnectionState::New | IceConnectionState::Closed => None,
+            IceConnectionState::Disconnected
+            | IceConnectionState::Failed
+            | IceConnectionState::New
+            | IceConnectionState::Closed => None,
         }
+    }
+
+    /// Whether the call is shown as failed (Retry and the connection check are offered).
+    pub fn is_failed(self) -> bool {
+        matches!(self, Self::Failed { .. })
     }
 }
 
@@ -73,6 +84,8 @@ pub struct Status {
 
 /// The sentence while alone in the room; the tests look for its start.
 pub const WAITING_SENTENCE: &str = "Waiting for someone — share this link";
+/// How the sentence starts while the call recovers; the seconds since media stopped follow.
+pub const RECONNECTING_SENTENCE: &str = "Reconnecting…";
 /// The sentence after the other person hung up (they are still in the room).
 pub const HUNG_UP_SENTENCE: &str = "They hung up. Press Call to call them again.";
 /// The sentence after the other person left.
@@ -104,14 +117,30 @@ impl Status {
                 },
                 route,
             },
-            (_, Some(CallPhase::Reconnecting)) => plain(
-                "reconnecting",
-                "The connection dropped. Trying to reconnect…",
-            ),
-            (_, Some(CallPhase::Failed)) => plain(
-                "failed",
-                "The call could not connect. Press Retry to try again.",
-            ),
+            (_, Some(CallPhase::Reconnecting { seconds })) => Self {
+                state: "reconnecting",
+                sentence: format!("{RECONNECTING_SENTENCE} {seconds} s"),
+                route: None,
+            },
+            (
+                _,
+                Some(CallPhase::Failed {
+                    seconds,
+                    was_connected,
+                }),
+            ) => Self {
+                state: "failed",
+                sentence: if was_connected {
+                    format!(
+                        "The connection was lost. Reconnecting automatically… {seconds} s — or press Retry."
+                    )
+                } else {
+                    format!(
+                        "The call could not connect. Trying again automatically… {seconds} s — or press Retry."
+                    )
+                },
+                route: None,
+            },
             (Presence::Connecting, None) => {
                 plain("connecting-signalling", "Connecting to the server…")
             }
@@ -177,13 +206,48 @@ mod tests {
             "calling"
         );
         assert_eq!(
-            Status::of(Presence::Ready, Some(CallPhase::Reconnecting)).state,
+            Status::of(
+                Presence::Ready,
+                Some(CallPhase::Reconnecting { seconds: 3 })
+            )
+            .state,
             "reconnecting"
         );
-        assert_eq!(
-            Status::of(Presence::Ready, Some(CallPhase::Failed)).state,
-            "failed"
+        let failed = CallPhase::Failed {
+            seconds: 3,
+            was_connected: true,
+        };
+        assert_eq!(Status::of(Presence::Ready, Some(failed)).state, "failed");
+    }
+
+    /// While the call recovers, the sentence starts "Reconnecting…" and says for how long; a
+    /// failure says that reconnecting goes on by itself and that Retry is there.
+    #[test]
+    fn recovery_says_how_long() {
+        let reconnecting = Status::of(
+            Presence::Ready,
+            Some(CallPhase::Reconnecting { seconds: 12 }),
         );
+        assert_eq!(reconnecting.sentence, "Reconnecting… 12 s");
+        assert!(reconnecting.sentence.starts_with(RECONNECTING_SENTENCE));
+        let lost = CallPhase::Failed {
+            seconds: 35,
+            was_connected: true,
+        };
+        assert_eq!(
+            Status::of(Presence::Ready, Some(lost)).sentence,
+            "The connection was lost. Reconnecting automatically… 35 s — or press Retry."
+        );
+        let never = CallPhase::Failed {
+            seconds: 4,
+            was_connected: false,
+        };
+        assert_eq!(
+            Status::of(Presence::Ready, Some(never)).sentence,
+            "The call could not connect. Trying again automatically… 4 s — or press Retry."
+        );
+        assert!(lost.is_failed() && never.is_failed());
+        assert!(!CallPhase::Reconnecting { seconds: 1 }.is_failed());
     }
 
     /// A lost server connection is shown even during a call.
@@ -193,7 +257,7 @@ mod tests {
         assert_eq!(status.state, "offline");
     }
 
-    /// ICE states move the phase: disconnected → reconnecting, back to connected keeps route.
+    /// ICE states move the phase towards connected, and a connected call keeps its route.
     #[test]
     fn ice_states_drive_the_phase() {
         use IceConnectionState as Ice;
@@ -202,20 +266,15 @@ mod tests {
             .expect("a change");
         assert_eq!(connected, CallPhase::Connected(None));
         let with_route = CallPhase::Connected(Some(Route::Direct));
-        assert_eq!(
-            with_route.after_ice_state(Ice::Disconnected),
-            Some(CallPhase::Reconnecting)
-        );
         assert_eq!(with_route.after_ice_state(Ice::Completed), Some(with_route));
         assert_eq!(with_route.after_ice_state(Ice::Checking), Some(with_route));
         assert_eq!(
-            CallPhase::Reconnecting.after_ice_state(Ice::Checking),
-            Some(CallPhase::Connecting)
+            CallPhase::Reconnecting { seconds: 9 }.after_ice_state(Ice::Connected),
+            Some(CallPhase::Connected(None))
         );
-        assert_eq!(
-            CallPhase::Connecting.after_ice_state(Ice::Failed),
-            Some(CallPhase::Failed)
-        );
+        // Trouble is the recovery's to show (call::ice_restart).
+        assert_eq!(with_route.after_ice_state(Ice::Disconnected), None);
+        assert_eq!(CallPhase::Connecting.after_ice_state(Ice::Failed), None);
         assert_eq!(CallPhase::Connecting.after_ice_state(Ice::New), None);
         assert_eq!(with_route.after_ice_state(Ice::Closed), None);
     }

@@ -228,7 +228,7 @@ fn Room(room: RoomName) -> impl IntoView {
                     label="Retry"
                     title="Try to connect the call again"
                     icon=Icon::Retry
-                    hidden=Signal::derive(move || ui.phase.get() != Some(CallPhase::Failed))
+                    hidden=Signal::derive(move || !ui.phase.get().is_some_and(CallPhase::is_failed))
                     on_press=move || session.with_value(|session| session.retry_call())
                 />
             </nav>
@@ -241,7 +241,7 @@ fn Room(room: RoomName) -> impl IntoView {
             // controls, so that the buttons never move under the person's pointer: when the
             // share panel above them vanished as the other person arrived, a press aimed at
             // Get Video while the page loaded landed beside it (issue 7, "a lost click").
-            <p id="check-hint" class="note" hidden=move || ui.phase.get() != Some(CallPhase::Failed)>
+            <p id="check-hint" class="note" hidden=move || !ui.phase.get().is_some_and(CallPhase::is_failed)>
                 <a id="check-link" href="/check">
                     "The call could not connect — run the connection check"
                 </a>

@@ -22,11 +22,14 @@ use super::Session;
 use super::chat::CallFiles;
 use super::link::Transport;
 use crate::browser::channel::{ChannelEvent, DataChannel};
+use crate::browser::clock;
 use crate::browser::media::{LocalMedia, show_stream};
+use crate::browser::network::NetworkWatch;
 use crate::browser::peer::{PeerConnection, PeerEvent};
 use crate::browser::warn;
 use crate::call::candidates::{Candidate, LocalCandidates, RemoteCandidates};
 use crate::call::controls::{Controls, RemoteControls, initial};
+use crate::call::ice_restart::IceRecovery;
 use crate::call::negotiation::{Decision, DescriptionKind, Negotiation, Role};
 use crate::call::stats::{Reading, Snapshot};
 use crate::call::stats_history::Sample;
@@ -58,6 +61,13 @@ pub(super) struct Call {
     last_stats: Option<Snapshot>,
     /// The files channel and the transfers on it.
     pub(super) files: CallFiles,
+    /// When to restart ICE by itself, and how long the call has been recovering.
+    pub(super) recovery: IceRecovery,
+    /// Moves `recovery` on while it has something to do (see `recovery.rs`); dropped with the
+    /// call, which stops it.
+    pub(super) recovery_ticks: Option<Interval>,
+    /// Hears the browser's network changes while the call lasts.
+    _network: NetworkWatch,
 }
 
 /// Names one call: the other person, and which of the calls with them.
@@ -153,6 +163,18 @@ impl Call {
         self.peer.ensure_video_transceiver();
     }
 
+    /// Sends our offer again if it still waits for an answer: the socket may have been down
+    /// when it went, and no new offer can be made before this one is answered. Returns whether
+    /// one was waiting.
+    pub(super) fn resend_pending_offer(&mut self, transport: Option<&dyn Transport>) -> bool {
+        let Some(sdp) = self.peer.pending_local_offer() else {
+            return false;
+        };
+        let other = self.other.clone();
+        self.send_description(transport, &other, DescriptionKind::Offer, sdp);
+        true
+    }
+
     /// How many remote candidates wait for the remote description.
     #[cfg(feature = "test-hooks")]
     pub(super) fn pending_remote_candidates(&self) -> usize {
@@ -212,6 +234,15 @@ impl Session {
                 }
             }
         });
+        let network = NetworkWatch::new({
+            let this = self.this.clone();
+            let key = key.clone();
+            move || {
+                if let Some(session) = this.upgrade() {
+                    session.on_network_change(&key);
+                }
+            }
+        });
         #[cfg(feature = "test-hooks")]
         super::hooks::set_peer_connection(Some(&peer));
         let signalling_up = state.link_up();
@@ -228,6 +259,9 @@ impl Session {
                 stats_poll: None,
                 last_stats: None,
                 files: CallFiles::new(files),
+                recovery: IceRecovery::new(role),
+                recovery_ticks: None,
+                _network: network,
             },
         );
         drop(state);
@@ -326,20 +360,25 @@ impl Session {
             PeerEvent::RemoteStream(stream) => self.show_remote(key, &stream),
             // The same failure as ICE's, seen from the whole connection (see `ConnectionFailed`).
             PeerEvent::ConnectionFailed => {
-                if self.with_call(key, |_, _| ()).is_some() {
-                    self.ui.phase.set(Some(CallPhase::Failed));
-                }
+                let now = clock::now();
+                self.with_call(key, |call, _| call.recovery.on_connection_failed(now));
+                self.recovery_step(key);
             }
             PeerEvent::IceConnectionState(ice_state) => {
-                if self.with_call(key, |_, _| ()).is_none() {
+                let now = clock::now();
+                // While media does not flow, the recovery says what to show.
+                let Some(recovering) = self.with_call(key, |call, _| {
+                    call.recovery.on_ice_state(ice_state, now);
+                    call.recovery.phase(now)
+                }) else {
                     return;
-                }
+                };
                 let current = self
                     .ui
                     .phase
                     .get_untracked()
                     .unwrap_or(CallPhase::Connecting);
-                if let Some(next) = current.after_ice_state(ice_state) {
+                if let Some(next) = recovering.or_else(|| current.after_ice_state(ice_state)) {
                     self.ui.phase.set(Some(next));
                     if next == CallPhase::Connected(None) {
                         self.find_route(key);
@@ -348,6 +387,7 @@ impl Session {
                         self.start_stats(key);
                     }
                 }
+                self.recovery_step(key);
             }
         }
     }

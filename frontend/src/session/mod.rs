@@ -16,6 +16,7 @@
 //!   chat log's signals;
 //! - [`ui`]: the signals, writable here and read-only for components;
 //! - `screen.rs`: screen sharing; `devices.rs`: choosing devices and falling back;
+//! - `recovery.rs`: ICE restarts without a click, the recovery's seconds, Retry;
 //! - `hooks.rs` (cargo feature `test-hooks` only): what the browser tests inspect.
 //!
 //! A `RefCell` guards the state; it is never borrowed across an `.await`, and browser callbacks
@@ -28,6 +29,7 @@ mod devices;
 #[cfg(feature = "test-hooks")]
 mod hooks;
 pub mod link;
+mod recovery;
 mod screen;
 pub mod ui;
 
@@ -45,7 +47,7 @@ use crate::browser::media::{LocalMedia, open_camera, open_camera_and_microphone,
 use crate::browser::peer::IceConfig;
 use crate::call::controls::{Controls, Toggle};
 use crate::call::room::{Action, RoomState};
-use crate::call::status::{CallPhase, Presence};
+use crate::call::status::Presence;
 
 use call::Call;
 pub use link::{LinkEvent, LinkEvents, SocketLink, Transport};
@@ -413,15 +415,10 @@ impl Session {
         self.run(actions);
     }
 
-    /// After ICE failed: restart ICE, which renegotiates with fresh candidates.
+    /// After ICE failed: restart ICE now, which renegotiates with fresh candidates (the
+    /// automatic restarts go on too, their backoff started over).
     pub fn retry_call(&self) {
-        let peers: Vec<_> = self.state.borrow().calls.values().map(Call::peer).collect();
-        if !peers.is_empty() {
-            self.ui.phase.set(Some(CallPhase::Connecting));
-        }
-        for peer in peers {
-            peer.restart_ice();
-        }
+        self.retry_calls();
     }
 }
 
