@@ -74,7 +74,10 @@ impl LoadClient {
     async fn connect(url: &str, room: &RoomName) -> anyhow::Result<Self> {
         let (socket, _) = connect_async_with_config(url, None, true).await?;
         let (mut sink, mut stream) = socket.split();
-        let join = serde_json::to_string(&ClientMessage::Join { room: room.clone() })?;
+        let join = serde_json::to_string(&ClientMessage::Join {
+            room: room.clone(),
+            resume: None,
+        })?;
         sink.send(Message::Text(join.into())).await?;
         // Unbounded is fine here: a test tool, bounded by the messages it sends itself.
         let (tx, events) = mpsc::unbounded_channel();

@@ -2,7 +2,7 @@
 //!
 //! Every option has an environment fallback, and `main` loads a `.env` file first, as the
 //! original Node app did. Secrets (`TWILIO_AUTH_TOKEN`, `TURN_SECRET`, `ICE_CREDENTIAL`, the
-//! password in `REDIS_URL`) never have their values shown by `--help`, and `Debug` prints
+//! password in `REDIS_URL`, `RESUME_KEY`) never have their values shown by `--help`, and `Debug` prints
 //! `***` in their place, so a logged configuration gives nothing away.
 
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
@@ -33,6 +33,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub redis: RedisConfig,
+
+    #[command(flatten)]
+    pub resume: ResumeConfig,
 
     /// How long to wait for connections to close on shutdown before giving up on them.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value = "5s", value_parser = humantime::parse_duration)]
@@ -103,6 +106,56 @@ pub struct RedisConfig {
     /// Longest wait for one Redis call; past it a join is refused with `unavailable`.
     #[arg(long, env = "REDIS_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
     pub redis_timeout: Duration,
+}
+
+/// How a page whose connection dropped gets its seat back (`resume` tokens).
+#[derive(Clone, Args)]
+pub struct ResumeConfig {
+    /// Key signing resume tokens (secret: never logged), any string of at least 32 bytes.
+    /// Give every instance sharing a Redis the same key, and keep it across restarts, so that
+    /// a page reconnecting to another or a restarted instance keeps its peer id. Without it a
+    /// random key is made at start.
+    #[arg(long, env = "RESUME_KEY", hide_env_values = true, value_parser = parse_resume_key)]
+    pub resume_key: Option<String>,
+
+    /// How long the seat of a connection that ended without `leave` is kept for it to come
+    /// back (seconds, or a duration such as `1500ms`); only then are the others told
+    /// `peer_left`. Members get a fresh token every half of it.
+    #[arg(long, env = "RESUME_GRACE", default_value = "30", value_parser = parse_grace)]
+    pub resume_grace: Duration,
+}
+
+fn parse_resume_key(value: &str) -> Result<String, String> {
+    crate::resume::ResumeKey::new(value)
+        .map(|_| value.to_owned())
+        .map_err(|error| error.to_string())
+}
+
+/// Whole seconds (`30`) or a human duration (`1s`, `1500ms`); at least 100 ms, since members
+/// are sent a fresh token every half of it.
+fn parse_grace(value: &str) -> Result<Duration, String> {
+    let grace = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => humantime::parse_duration(value).map_err(|error| error.to_string())?,
+    };
+    if grace < Duration::from_millis(100) {
+        return Err("must be at least 100ms".to_owned());
+    }
+    Ok(grace)
+}
+
+impl fmt::Debug for ResumeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field cannot be forgotten here.
+        let Self {
+            resume_key,
+            resume_grace,
+        } = self;
+        f.debug_struct("ResumeConfig")
+            .field("resume_key", &Redacted(resume_key))
+            .field("resume_grace", resume_grace)
+            .finish()
+    }
 }
 
 fn parse_expiry(value: &str) -> Result<Duration, String> {
@@ -323,6 +376,30 @@ mod tests {
         );
         assert_eq!(config.redis.redis_expiry, Duration::from_secs(3));
         assert!(Config::parse_from_args(["backend", "--redis-expiry", "100ms"]).is_err());
+    }
+
+    /// The grace is 30 s by default, in seconds or as a duration; a resume key must be 32
+    /// bytes or more.
+    #[test]
+    fn resume_grace_and_key() {
+        let config = Config::parse_from_args(["backend"]).expect("parses");
+        assert_eq!(config.resume.resume_grace, Duration::from_secs(30));
+        assert_eq!(config.resume.resume_key, None);
+        let config = Config::parse_from_args([
+            "backend",
+            "--resume-grace",
+            "5",
+            "--resume-key",
+            "0123456789abcdef0123456789abcdef",
+        ])
+        .expect("parses");
+        assert_eq!(config.resume.resume_grace, Duration::from_secs(5));
+        assert!(config.resume.resume_key.is_some());
+        let config =
+            Config::parse_from_args(["backend", "--resume-grace", "1500ms"]).expect("parses");
+        assert_eq!(config.resume.resume_grace, Duration::from_millis(1500));
+        assert!(Config::parse_from_args(["backend", "--resume-grace", "0"]).is_err());
+        assert!(Config::parse_from_args(["backend", "--resume-key", "too-short"]).is_err());
     }
 
     /// `--help` explains every option.

@@ -14,6 +14,8 @@
 //! client messages (that is [`crate::ws`]). Every method that may reach Redis is `async` and
 //! bounded by the store's timeout.
 
+use std::sync::Arc;
+
 use shared::{PeerId, RoomName, ServerMessage};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -24,6 +26,7 @@ use crate::{
         DEPARTURES_CAPACITY, Departure, Health, Home, JoinOutcome, Member, Presence, RelayError,
         Unavailable, redis::RedisSettings,
     },
+    resume::Tokens,
 };
 
 /// What the joiner is told, in order, by its own connection task (before anything queued in
@@ -42,17 +45,20 @@ pub struct Hub {
     presence: Presence,
     capacity: usize,
     mailboxes: Mailboxes,
+    /// Signs the `resume` token of every `joined`.
+    tokens: Arc<Tokens>,
     /// Cancelled by [`Hub::close`]: ends the task announcing background departures.
     closed: CancellationToken,
 }
 
 impl Hub {
     /// A hub for a single instance, with presence in memory.
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, tokens: Arc<Tokens>) -> Self {
         Self {
             presence: Presence::in_memory(),
             capacity,
             mailboxes: Mailboxes::default(),
+            tokens,
             closed: CancellationToken::new(),
         }
     }
@@ -60,13 +66,18 @@ impl Hub {
     /// A hub sharing presence with other instances through Redis. Starts background tasks
     /// (the store's, and the one announcing departures), so it must be called inside a Tokio
     /// runtime; does not wait for Redis to answer.
-    pub fn with_redis(capacity: usize, settings: RedisSettings) -> anyhow::Result<Self> {
+    pub fn with_redis(
+        capacity: usize,
+        settings: RedisSettings,
+        tokens: Arc<Tokens>,
+    ) -> anyhow::Result<Self> {
         let mailboxes = Mailboxes::default();
         let (departures, found) = mpsc::channel(DEPARTURES_CAPACITY);
         let hub = Self {
             presence: Presence::redis(settings, mailboxes.clone(), departures)?,
             capacity,
             mailboxes,
+            tokens,
             closed: CancellationToken::new(),
         };
         tokio::spawn(hub.clone().announce_departures(found));
@@ -115,6 +126,7 @@ impl Hub {
             room: room.clone(),
             you: peer.clone(),
             peers: others.into_iter().map(|other| other.peer).collect(),
+            resume: self.tokens.issue(room, peer),
         }];
         if ready {
             replies.push(ServerMessage::Ready { room: room.clone() });
@@ -206,7 +218,12 @@ impl Hub {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use shared::ResumeToken;
+
     use super::*;
+    use crate::resume::ResumeKey;
 
     fn room() -> RoomName {
         RoomName::new("r").expect("valid")
@@ -225,6 +242,45 @@ mod tests {
         receiver
     }
 
+    /// A hub for rooms of `capacity`, with a random resume key.
+    fn hub(capacity: usize) -> Hub {
+        let tokens = Tokens::new(&ResumeKey::random(), Duration::from_secs(45));
+        Hub::new(capacity, Arc::new(tokens))
+    }
+
+    /// `admission`, with the token of its `joined` checked (it names the joiner's seat) and
+    /// replaced by `checked`, so the rest can be compared exactly.
+    fn checked(hub: &Hub, admission: Admission) -> Admission {
+        let Admission::Joined(replies) = admission else {
+            return admission;
+        };
+        let replies = replies
+            .into_iter()
+            .map(|reply| match reply {
+                ServerMessage::Joined {
+                    room,
+                    you,
+                    peers,
+                    resume,
+                } => {
+                    assert_eq!(hub.tokens.verify(&resume, &room), Ok(you.clone()));
+                    ServerMessage::Joined {
+                        room,
+                        you,
+                        peers,
+                        resume: ResumeToken::new("checked".to_owned()),
+                    }
+                }
+                other => other,
+            })
+            .collect();
+        Admission::Joined(replies)
+    }
+
+    fn checked_token() -> ResumeToken {
+        ResumeToken::new("checked".to_owned())
+    }
+
     /// Everything queued for a mailbox so far.
     fn queued(receiver: &mut mpsc::Receiver<ServerMessage>) -> Vec<ServerMessage> {
         std::iter::from_fn(|| receiver.try_recv().ok()).collect()
@@ -232,22 +288,23 @@ mod tests {
 
     /// The second joiner is told `joined` then `ready`; the first gets `peer_joined` then
     /// `ready`; a third is refused with `full` and nobody hears of it; leaving tells the
-    /// remaining member `peer_left`.
+    /// remaining member `peer_left`. Each `joined` carries a token for the joiner's seat.
     #[tokio::test]
     async fn the_hub_announces_joins_ready_and_leaves() {
-        let hub = Hub::new(2);
+        let hub = hub(2);
         let (a, b, c) = (PeerId::new("a"), PeerId::new("b"), PeerId::new("c"));
         let (mut a_box, mut b_box) = (connect(&hub, &a), connect(&hub, &b));
-        let first = hub.join(&room(), &a).await.expect("in memory");
+        let first = checked(&hub, hub.join(&room(), &a).await.expect("in memory"));
         assert_eq!(
             first,
             Admission::Joined(vec![ServerMessage::Joined {
                 room: room(),
                 you: a.clone(),
                 peers: vec![],
+                resume: checked_token(),
             }])
         );
-        let second = hub.join(&room(), &b).await.expect("in memory");
+        let second = checked(&hub, hub.join(&room(), &b).await.expect("in memory"));
         assert_eq!(
             second,
             Admission::Joined(vec![
@@ -255,6 +312,7 @@ mod tests {
                     room: room(),
                     you: b.clone(),
                     peers: vec![a.clone()],
+                    resume: checked_token(),
                 },
                 ServerMessage::Ready { room: room() },
             ])
@@ -286,7 +344,7 @@ mod tests {
     /// A relay reaches every other member once, and never the sender.
     #[tokio::test]
     async fn relays_reach_the_others_only() {
-        let hub = Hub::new(3);
+        let hub = hub(3);
         let (a, b, c) = (PeerId::new("a"), PeerId::new("b"), PeerId::new("c"));
         let mut boxes: Vec<_> = [&a, &b, &c].iter().map(|p| connect(&hub, p)).collect();
         for peer in [&a, &b, &c] {

@@ -10,6 +10,7 @@
 //!   be told what, tells nobody;
 //! - [`mailbox`]: each connection's bounded outgoing queue, and the map of them;
 //! - [`redact`]: secrets shown as `***` by `Debug`;
+//! - [`resume`]: the signed tokens that give a reconnecting page its seat back;
 //! - [`limits`]: admission at the upgrade (Origin, connections per IP);
 //! - [`ice`]: ICE servers for browsers (Twilio, TURN REST, static list);
 //! - [`static_files`]: serving the built frontend.
@@ -24,6 +25,7 @@ pub mod limits;
 pub mod mailbox;
 pub mod presence;
 pub mod redact;
+pub mod resume;
 pub mod static_files;
 pub mod ws;
 
@@ -41,6 +43,7 @@ use crate::{
     ice::Ice,
     limits::{ConnectionCounter, OriginPolicy},
     presence::redis::RedisSettings,
+    resume::{ResumeKey, Tokens},
 };
 
 /// What every request handler and connection task shares. Cheap to clone.
@@ -61,17 +64,26 @@ impl AppState {
     /// Builds the shared state; with a Redis URL this starts background tasks, so it must run
     /// inside a Tokio runtime.
     pub fn new(config: &Config) -> anyhow::Result<Self> {
+        let key = match &config.resume.resume_key {
+            Some(key) => ResumeKey::new(key)?,
+            None => ResumeKey::random(),
+        };
+        let grace = config.resume.resume_grace;
+        // Good for the grace after the last refresh, which comes every half grace.
+        let tokens = Arc::new(Tokens::new(&key, grace + grace / 2));
+        let capacity = usize::from(config.limits.room_capacity);
         Ok(Self {
             hub: match &config.redis.redis_url {
                 Some(url) => Hub::with_redis(
-                    usize::from(config.limits.room_capacity),
+                    capacity,
                     RedisSettings {
                         url: url.clone(),
                         expiry: config.redis.redis_expiry,
                         timeout: config.redis.redis_timeout,
                     },
+                    tokens,
                 )?,
-                None => Hub::new(usize::from(config.limits.room_capacity)),
+                None => Hub::new(capacity, tokens),
             },
             ice: Arc::new(Ice::from_config(&config.ice)?),
             limits: Arc::new(config.limits.clone()),
@@ -170,7 +182,8 @@ mod tests {
     use super::*;
 
     /// `Debug` of the configuration and of the Redis settings shows no secret (Twilio token,
-    /// TURN secret, static TURN credential, Redis password) but still shows the rest.
+    /// TURN secret, static TURN credential, Redis password, resume key) but still shows the
+    /// rest.
     #[test]
     fn debug_output_hides_every_secret() {
         let config = Config::parse_from_args([
@@ -189,6 +202,8 @@ mod tests {
             "credential-secret-3",
             "--redis-url",
             "redis://visible-redis-user:redis-secret-4@redis.visible.example:6379/0",
+            "--resume-key",
+            "resume-secret-7-resume-secret-7-resume",
         ])
         .expect("parses");
         let settings = RedisSettings {
@@ -205,6 +220,7 @@ mod tests {
             "redis-secret-4",
             "redis-secret-5",
             "redis-secret-6",
+            "resume-secret-7",
         ] {
             assert!(!printed.contains(secret), "{secret} shown in {printed}");
         }
@@ -217,6 +233,7 @@ mod tests {
             "twilio_auth_token: Some(***)",
             "turn_secret: Some(***)",
             "ice_credential: Some(***)",
+            "resume_key: Some(***)",
             "heartbeat_timeout",
         ] {
             assert!(

@@ -279,7 +279,7 @@ impl Connection {
         let peer = self.peer.clone();
         match message {
             ClientMessage::Ping => vec![ServerMessage::Pong],
-            ClientMessage::Join { room } => self.join(room).await,
+            ClientMessage::Join { room, resume: _ } => self.join(room).await,
             ClientMessage::Leave => match self.room.take() {
                 Some(room) => {
                     self.state.hub.leave(&room, &peer).await;

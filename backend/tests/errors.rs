@@ -127,6 +127,7 @@ async fn second_join_is_already_in_room() {
     alice
         .send(&ClientMessage::Join {
             room: room("second"),
+            resume: None,
         })
         .await;
     alice.expect_error(ErrorCode::AlreadyInRoom).await;

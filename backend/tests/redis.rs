@@ -76,6 +76,7 @@ async fn join_ready_and_full_across_instances() {
         carol
             .send(&ClientMessage::Join {
                 room: room("blue-fox"),
+                resume: None,
             })
             .await;
         assert_eq!(
@@ -343,6 +344,7 @@ async fn redis_restart_refuses_joins_then_recovers() {
     alice
         .send(&ClientMessage::Join {
             room: room("outage"),
+            resume: None,
         })
         .await;
     tokio::time::timeout_at(deadline, alice.expect_error(ErrorCode::Unavailable))

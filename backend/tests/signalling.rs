@@ -13,12 +13,14 @@ async fn join_then_ready_for_both() {
     alice
         .send(&ClientMessage::Join {
             room: room("blue-fox"),
+            resume: None,
         })
         .await;
     let ServerMessage::Joined {
         room: r,
         you: alice_id,
         peers,
+        ..
     } = alice.recv().await
     else {
         panic!("expected joined");
@@ -28,6 +30,7 @@ async fn join_then_ready_for_both() {
     let mut bob = server.client().await;
     bob.send(&ClientMessage::Join {
         room: room("blue-fox"),
+        resume: None,
     })
     .await;
     let ServerMessage::Joined {
@@ -65,7 +68,10 @@ async fn third_joiner_is_told_the_room_is_full() {
     let (mut alice, mut bob) = server.pair("busy").await;
     let mut carol = server.client().await;
     carol
-        .send(&ClientMessage::Join { room: room("busy") })
+        .send(&ClientMessage::Join {
+            room: room("busy"),
+            resume: None,
+        })
         .await;
     assert_eq!(
         carol.recv().await,
@@ -127,7 +133,11 @@ async fn capacity_is_a_setting_and_relay_fans_out() {
     a.assert_quiet().await;
     b.assert_quiet().await;
     let mut d = server.client().await;
-    d.send(&ClientMessage::Join { room: room("trio") }).await;
+    d.send(&ClientMessage::Join {
+        room: room("trio"),
+        resume: None,
+    })
+    .await;
     assert_eq!(
         d.recv().await,
         ServerMessage::Full {

@@ -137,12 +137,19 @@ async fn messages_drive_the_status() {
     let sent = &server.sent;
     let ui = session.view();
     assert_eq!(untrack(|| ui.status()).state, "connecting-signalling");
-    assert_eq!(*sent.borrow(), vec![ClientMessage::Join { room: room() }]);
+    assert_eq!(
+        *sent.borrow(),
+        vec![ClientMessage::Join {
+            room: room(),
+            resume: None
+        }]
+    );
 
     server.deliver(ServerMessage::Joined {
         room: room(),
         you: PeerId::new("a"),
         peers: Vec::new(),
+        resume: shared::ResumeToken::new("token-a".to_owned()),
     });
     assert_eq!(untrack(|| ui.status()).state, "waiting");
     assert!(
@@ -197,6 +204,7 @@ async fn remote_candidates_wait_for_the_remote_description() {
         room: room(),
         you: PeerId::new("b"),
         peers: vec![PeerId::new("a")],
+        resume: shared::ResumeToken::new("token-b".to_owned()),
     });
     callee.use_media(media().await);
 

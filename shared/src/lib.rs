@@ -18,6 +18,7 @@ mod ice;
 mod ids;
 mod messages;
 mod peer;
+mod resume;
 
 pub use ice::{IceCandidate, IceServer, IceTransportPolicy};
 pub use ids::{InvalidRoomName, PeerId, RoomName};
@@ -26,3 +27,4 @@ pub use peer::{
     CHUNK_HEADER_BYTES, DATA_CHANNEL_ID, DATA_CHANNEL_LABEL, FILES_CHANNEL_ID, FILES_CHANNEL_LABEL,
     MAX_CHUNK_BYTES, MAX_CHUNK_PAYLOAD, MAX_HELLO_PEER_LEN, PEER_PROTOCOL_VERSION, PeerMessage, TransferSide,
 };
+pub use resume::ResumeToken;

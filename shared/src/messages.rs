@@ -2,15 +2,24 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{IceCandidate, IceServer, IceTransportPolicy, InvalidRoomName, PeerId, RoomName};
+use crate::{
+    IceCandidate, IceServer, IceTransportPolicy, InvalidRoomName, PeerId, ResumeToken, RoomName,
+};
 
 /// Browser → server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
-    /// Sent once the page knows its room. Answered by `joined` (and `ready` for everyone when
-    /// the room fills up) or by `full`.
-    Join { room: RoomName },
+    /// Sent once the page knows its room (and again after every reconnect). Answered by
+    /// `joined` (and `ready` for everyone when the room fills up) or by `full`. `resume` is the
+    /// latest token the page received for this room (`joined` or `resume`): when it is valid
+    /// and its seat still held, the page gets its old peer id back and nobody else hears of
+    /// it; any other token makes a normal join.
+    Join {
+        room: RoomName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<ResumeToken>,
+    },
     /// Asks for ICE servers; only answered once the connection has joined a room, because relay
     /// credentials cost money. Answered by `ice_servers`.
     IceServers,
@@ -84,10 +93,14 @@ impl ClientMessage {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// To the joiner: you are in, this is your id, these people were already here.
+    ///
+    /// `resume` is the token to send in the next `join` to take this seat back after the
+    /// connection drops (valid for the server's grace period).
     Joined {
         room: RoomName,
         you: PeerId,
         peers: Vec<PeerId>,
+        resume: ResumeToken,
     },
     /// To every member, when the room reaches two members: a call can start.
     Ready { room: RoomName },
@@ -136,6 +149,10 @@ pub enum ServerMessage {
     },
     /// The answer to `ping`.
     Pong,
+    /// To a member, every half grace period: a fresh token for the same seat, so the token the
+    /// page holds stays valid for the grace period after its connection last worked. The page
+    /// keeps the latest one it received.
+    Resume { resume: ResumeToken },
     /// A refused message: the connection stays usable unless the server also closes it.
     Error { code: ErrorCode, message: String },
 }

@@ -4,7 +4,7 @@
 
 use shared::{
     ClientMessage, ErrorCode, IceCandidate, IceServer, IceTransportPolicy, ParseError, PeerId,
-    PeerMessage, RoomName, ServerMessage, TransferSide,
+    PeerMessage, ResumeToken, RoomName, ServerMessage, TransferSide,
 };
 
 fn room(name: &str) -> RoomName {
@@ -13,6 +13,10 @@ fn room(name: &str) -> RoomName {
 
 fn peer(id: &str) -> PeerId {
     PeerId::new(id)
+}
+
+fn token(token: &str) -> ResumeToken {
+    ResumeToken::new(token.to_owned())
 }
 
 fn candidate() -> IceCandidate {
@@ -30,8 +34,16 @@ fn client_examples() -> Vec<(ClientMessage, &'static str)> {
         (
             ClientMessage::Join {
                 room: room("blue-fox"),
+                resume: None,
             },
             r#"{"type":"join","room":"blue-fox"}"#,
+        ),
+        (
+            ClientMessage::Join {
+                room: room("blue-fox"),
+                resume: Some(token("AAEC.ZGVm")),
+            },
+            r#"{"type":"join","room":"blue-fox","resume":"AAEC.ZGVm"}"#,
         ),
         (ClientMessage::IceServers, r#"{"type":"ice_servers"}"#),
         (
@@ -99,8 +111,9 @@ fn server_examples() -> Vec<(ServerMessage, &'static str)> {
                 room: room("r"),
                 you: peer("p2"),
                 peers: vec![peer("p1")],
+                resume: token("t0k3n"),
             },
-            r#"{"type":"joined","room":"r","you":"p2","peers":["p1"]}"#,
+            r#"{"type":"joined","room":"r","you":"p2","peers":["p1"],"resume":"t0k3n"}"#,
         ),
         (
             ServerMessage::Ready { room: room("r") },
@@ -176,6 +189,12 @@ fn server_examples() -> Vec<(ServerMessage, &'static str)> {
             r#"{"type":"hang_up","from":"p2"}"#,
         ),
         (ServerMessage::Pong, r#"{"type":"pong"}"#),
+        (
+            ServerMessage::Resume {
+                resume: token("n3w-t0k3n"),
+            },
+            r#"{"type":"resume","resume":"n3w-t0k3n"}"#,
+        ),
         (
             ServerMessage::error(ErrorCode::NoPeer, "Nobody else is in the room yet."),
             r#"{"type":"error","code":"no_peer","message":"Nobody else is in the room yet."}"#,
@@ -306,6 +325,36 @@ fn unknown_fields_are_ignored() {
     assert_eq!(
         ClientMessage::parse(r#"{"type":"ping","extra":{"nested":true}}"#),
         Ok(ClientMessage::Ping)
+    );
+}
+
+/// Any string is a resume token: a malformed or foreign one still parses as a `join` (the
+/// server then makes a normal join), while a token that is not a string is malformed.
+#[test]
+fn any_resume_string_parses() {
+    for resume in ["", "garbage!", "a.b.c.d", r"\u00e9t\u00e9"] {
+        let json = format!(r#"{{"type":"join","room":"r","resume":"{resume}"}}"#);
+        assert!(
+            matches!(
+                ClientMessage::parse(&json),
+                Ok(ClientMessage::Join {
+                    resume: Some(_),
+                    ..
+                })
+            ),
+            "{json}"
+        );
+    }
+    assert!(matches!(
+        ClientMessage::parse(r#"{"type":"join","room":"r","resume":7}"#),
+        Err(ParseError::Malformed(_))
+    ));
+    assert_eq!(
+        ClientMessage::parse(r#"{"type":"join","room":"r","resume":null}"#),
+        Ok(ClientMessage::Join {
+            room: room("r"),
+            resume: None
+        })
     );
 }
 

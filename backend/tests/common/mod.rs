@@ -9,7 +9,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use backend::{AppState, config::Config, router, serve};
 use futures_util::{SinkExt, StreamExt};
-use shared::{ClientMessage, ErrorCode, PeerId, RoomName, ServerMessage};
+use shared::{ClientMessage, ErrorCode, PeerId, ResumeToken, RoomName, ServerMessage};
 use tokio::{net::TcpStream, sync::oneshot, task::JoinHandle};
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream, connect_async,
@@ -183,6 +183,8 @@ pub struct Client {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// Our id, once joined.
     pub id: Option<PeerId>,
+    /// The resume token of the last `joined`.
+    pub token: Option<ResumeToken>,
 }
 
 impl Client {
@@ -191,7 +193,11 @@ impl Client {
             .await
             .expect("connects in time")
             .expect("WebSocket handshake succeeds");
-        Self { socket, id: None }
+        Self {
+            socket,
+            id: None,
+            token: None,
+        }
     }
 
     /// Connects with an `Origin` header; returns the HTTP status when refused.
@@ -204,7 +210,11 @@ impl Client {
             .await
             .expect("handshake ends in time");
         match handshake {
-            Ok((socket, _)) => Ok(Self { socket, id: None }),
+            Ok((socket, _)) => Ok(Self {
+                socket,
+                id: None,
+                token: None,
+            }),
             Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
             Err(other) => panic!("unexpected handshake failure: {other}"),
         }
@@ -329,15 +339,21 @@ impl Client {
     /// Sends `join` and reads `joined` (and `ready` when the room fills up).
     pub async fn join(&mut self, room: &str) -> Vec<PeerId> {
         let room = RoomName::new(room).expect("valid room");
-        self.send(&ClientMessage::Join { room: room.clone() }).await;
+        self.send(&ClientMessage::Join {
+            room: room.clone(),
+            resume: None,
+        })
+        .await;
         match self.recv().await {
             ServerMessage::Joined {
                 room: joined,
                 you,
                 peers,
+                resume,
             } => {
                 assert_eq!(joined, room);
                 self.id = Some(you);
+                self.token = Some(resume);
                 if peers.len() == 1 {
                     assert_eq!(self.recv().await, ServerMessage::Ready { room });
                 }
@@ -454,7 +470,9 @@ pub async fn stampede(
             let room = room.clone();
             tokio::spawn(async move {
                 barrier.wait().await;
-                client.send(&ClientMessage::Join { room }).await;
+                client
+                    .send(&ClientMessage::Join { room, resume: None })
+                    .await;
                 (client.recv().await, client)
             })
         })

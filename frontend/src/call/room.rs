@@ -118,6 +118,7 @@ impl RoomState {
         }
         vec![Action::Send(ClientMessage::Join {
             room: self.room.clone(),
+            resume: None,
         })]
     }
 
@@ -218,7 +219,8 @@ impl RoomState {
             } => {
                 vec![Action::RemoteCandidate { candidate, from }]
             }
-            ServerMessage::Pong => Vec::new(),
+            // Resume tokens are not used by this page yet.
+            ServerMessage::Pong | ServerMessage::Resume { .. } => Vec::new(),
             ServerMessage::Error { code, message } => match code {
                 ErrorCode::IceUnavailable => vec![Action::Notify(Notice::IceUnavailable)],
                 // A relay raced with the other person leaving: `peer_left` says it all.
@@ -242,6 +244,7 @@ mod tests {
             room: room(),
             you: PeerId::new(you),
             peers: peers.iter().copied().map(PeerId::new).collect(),
+            resume: shared::ResumeToken::new(format!("token-{you}")),
         }
     }
 
@@ -251,7 +254,10 @@ mod tests {
         let mut state = RoomState::new(room());
         assert_eq!(
             state.socket_opened(),
-            vec![Action::Send(ClientMessage::Join { room: room() })]
+            vec![Action::Send(ClientMessage::Join {
+                room: room(),
+                resume: None
+            })]
         );
         assert_eq!(state.presence(), Presence::Connecting);
         let actions = state.on_message(joined("a", &[]));

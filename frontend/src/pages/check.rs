@@ -209,7 +209,7 @@ async fn check_signalling() -> Result<(f64, Vec<IceServer>), String> {
     })
     .map_err(|_| "the connection could not be opened".to_owned())?;
     let room = room_name::from_random_bytes(random_bytes::<RANDOM_BYTES>());
-    socket.send(&ClientMessage::Join { room });
+    socket.send(&ClientMessage::Join { room, resume: None });
     wait_for(&mut events, |message| {
         matches!(message, ServerMessage::Joined { .. }).then_some(())
     })

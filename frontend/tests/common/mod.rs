@@ -9,7 +9,7 @@ use std::rc::{Rc, Weak};
 
 use frontend::session::{LinkEvent, LinkEvents, Session, Transport};
 use gloo_timers::future::TimeoutFuture;
-use shared::{ClientMessage, IceTransportPolicy, PeerId, RoomName, ServerMessage};
+use shared::{ClientMessage, IceTransportPolicy, PeerId, ResumeToken, RoomName, ServerMessage};
 use wasm_bindgen_futures::spawn_local;
 
 /// Polls `condition` every 20 ms for up to `timeout_ms`; returns whether it became true.
@@ -150,7 +150,7 @@ impl FakeServer {
     fn receive(&self, from: &PeerId, message: ClientMessage) {
         self.log.borrow_mut().push((from.clone(), message.clone()));
         match message {
-            ClientMessage::Join { room } => {
+            ClientMessage::Join { room, .. } => {
                 if self.members.borrow().len() >= 2 {
                     self.deliver(from, ServerMessage::Full { room, capacity: 2 });
                     return;
@@ -163,6 +163,7 @@ impl FakeServer {
                         room: room.clone(),
                         you: from.clone(),
                         peers: peers.clone(),
+                        resume: ResumeToken::new(format!("token-{from}")),
                     },
                 );
                 for other in &peers {
