@@ -10,8 +10,10 @@
 //!   be told what, tells nobody;
 //! - [`mailbox`]: each connection's bounded outgoing queue, and the map of them;
 //! - [`redact`]: secrets shown as `***` by `Debug`;
-//! - [`resume`]: the signed tokens that give a reconnecting page its seat back;
+//! - [`resume`]: the signed tokens that give a reconnecting page its seat back, and the seats
+//!   held for it during the grace period;
 //! - [`limits`]: admission at the upgrade (Origin, connections per IP);
+//! - [`logging`]: the log filter, which keeps message contents (and so tokens) out of logs;
 //! - [`ice`]: ICE servers for browsers (Twilio, TURN REST, static list);
 //! - [`static_files`]: serving the built frontend.
 //!
@@ -22,6 +24,7 @@ pub mod config;
 pub mod hub;
 pub mod ice;
 pub mod limits;
+pub mod logging;
 pub mod mailbox;
 pub mod presence;
 pub mod redact;
@@ -43,7 +46,7 @@ use crate::{
     ice::Ice,
     limits::{ConnectionCounter, OriginPolicy},
     presence::redis::RedisSettings,
-    resume::{ResumeKey, Tokens},
+    resume::{ResumeKey, ResumeSettings},
 };
 
 /// What every request handler and connection task shares. Cheap to clone.
@@ -68,9 +71,7 @@ impl AppState {
             Some(key) => ResumeKey::new(key)?,
             None => ResumeKey::random(),
         };
-        let grace = config.resume.resume_grace;
-        // Good for the grace after the last refresh, which comes every half grace.
-        let tokens = Arc::new(Tokens::new(&key, grace + grace / 2));
+        let resume = ResumeSettings::new(&key, config.resume.resume_grace);
         let capacity = usize::from(config.limits.room_capacity);
         Ok(Self {
             hub: match &config.redis.redis_url {
@@ -81,9 +82,9 @@ impl AppState {
                         expiry: config.redis.redis_expiry,
                         timeout: config.redis.redis_timeout,
                     },
-                    tokens,
+                    resume,
                 )?,
-                None => Hub::new(capacity, tokens),
+                None => Hub::new(capacity, resume),
             },
             ice: Arc::new(Ice::from_config(&config.ice)?),
             limits: Arc::new(config.limits.clone()),

@@ -17,12 +17,23 @@ use shared::{PeerId, ServerMessage};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// What is kept of a connection: its queue and the switch that closes it.
+/// What is kept of a connection: its queue and the switches that close it.
 #[derive(Debug, Clone)]
 pub struct Mailbox {
     pub messages: mpsc::Sender<ServerMessage>,
     /// Cancelled when the mailbox overflowed: the connection task closes the socket with 1008.
     pub overflowed: CancellationToken,
+    /// Cancelled when a newer connection resumed this one's seat (its mailbox replaced this
+    /// one): the connection task closes the socket with 4001 and leaves nothing, since the
+    /// seat is not its own any more.
+    pub taken_over: CancellationToken,
+}
+
+impl Mailbox {
+    /// Whether `self` and `other` are the same connection's mailbox.
+    fn same(&self, other: &mpsc::Sender<ServerMessage>) -> bool {
+        self.messages.same_channel(other)
+    }
 }
 
 /// The mailboxes of this instance's connections. A std mutex: held only for map operations
@@ -41,6 +52,55 @@ impl Mailboxes {
     /// Forgets `peer`'s mailbox.
     pub fn remove(&self, peer: &PeerId) {
         self.lock().remove(peer);
+    }
+
+    /// Forgets `peer`'s mailbox if it is still the one whose queue is `own`; says whether it
+    /// was. A connection whose seat was resumed by a newer one finds the newer one's mailbox
+    /// there, and must leave it alone.
+    pub fn remove_own(&self, peer: &PeerId, own: &mpsc::Sender<ServerMessage>) -> bool {
+        let mut mailboxes = self.lock();
+        match mailboxes.get(peer) {
+            Some(mailbox) if mailbox.same(own) => {
+                mailboxes.remove(peer);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `peer`'s mailbox is still the one whose queue is `own`.
+    pub fn owns(&self, peer: &PeerId, own: &mpsc::Sender<ServerMessage>) -> bool {
+        self.lock()
+            .get(peer)
+            .is_some_and(|mailbox| mailbox.same(own))
+    }
+
+    /// Whether a connection of this instance holds `peer`.
+    pub fn contains(&self, peer: &PeerId) -> bool {
+        self.lock().contains_key(peer)
+    }
+
+    /// Moves the mailbox of the connection known as `from` to `to` (the id it takes back by a
+    /// resume), in one step. A connection still holding `to` is displaced: told it was taken
+    /// over, so it closes with 4001.
+    pub fn rename(&self, from: &PeerId, to: &PeerId) {
+        if from == to {
+            return;
+        }
+        let mut mailboxes = self.lock();
+        if let Some(mailbox) = mailboxes.remove(from)
+            && let Some(displaced) = mailboxes.insert(to.clone(), mailbox)
+        {
+            displaced.taken_over.cancel();
+        }
+    }
+
+    /// Closes the connection holding `peer` here, if any, because the seat moved to a
+    /// connection on another instance: it closes with 4001 and leaves nothing.
+    pub fn take_over(&self, peer: &PeerId) {
+        if let Some(displaced) = self.lock().remove(peer) {
+            displaced.taken_over.cancel();
+        }
     }
 
     /// How many connections are reachable.

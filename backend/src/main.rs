@@ -1,10 +1,9 @@
 //! Starts the signalling server: configuration, logging, listener, signals. Nothing else.
 
 use anyhow::Context;
-use backend::{AppState, config::Config, router, serve};
+use backend::{AppState, config::Config, logging, router, serve};
 use clap::Parser;
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -16,9 +15,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let config = Config::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(logging::filter(std::env::var("RUST_LOG").ok().as_deref()))
         .init();
     // Each WebSocket holds a file descriptor: lift the soft limit to the hard one.
     match rlimit::increase_nofile_limit(u64::MAX) {

@@ -2,9 +2,11 @@
 //!
 //! The upgrade handler only checks admission (Origin, connections per IP) and upgrades. The
 //! connection task then selects over the socket, its bounded mailbox (what the hub queues for it:
-//! relays, announcements), the heartbeat timer, the overflow switch and server shutdown. A
-//! refused message gets a protocol `error` and the loop goes on; a dead connection ends the
-//! task, and its departure is then announced by the hub ([`crate::hub::Hub::leave`]).
+//! relays, announcements), the heartbeat timer, the resume-token refresh, the overflow and
+//! takeover switches and server shutdown. A refused message gets a protocol `error` and the
+//! loop goes on; a dead connection ends the task, and the hub holds its seat for a resume
+//! ([`crate::hub::Hub::disconnected`]), announcing its departure only when the grace is over.
+//! A connection whose seat a newer one resumed closes with 4001 and leaves nothing behind.
 //!
 //! This module announces nothing itself: the replies to a `join` (`joined`, `ready`, `full`)
 //! come from [`crate::hub::Hub::join`], and the task only writes them, before anything waiting
@@ -21,7 +23,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use shared::{ClientMessage, ErrorCode, ParseError, PeerId, RoomName, ServerMessage};
+use shared::{ClientMessage, ErrorCode, ParseError, PeerId, ResumeToken, RoomName, ServerMessage};
 use tokio::{sync::mpsc, time::Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -43,6 +45,9 @@ const HARD_FRAME_FACTOR: usize = 4;
 const SOCKET_BUFFER_BYTES: usize = 8 * 1024;
 /// How long a close frame may take to go out before the socket is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// The close code of a connection whose seat a newer connection resumed (a private code, in
+/// the 4000–4999 range applications may use): the page must not reconnect by itself.
+pub const CLOSE_RESUMED: u16 = 4001;
 
 /// `GET /ws`: admission checks, then the upgrade.
 pub async fn upgrade(
@@ -91,6 +96,8 @@ enum End {
     TooSlow,
     /// Nothing heard within the heartbeat timeout.
     Silent,
+    /// A newer connection resumed this one's seat.
+    Resumed,
 }
 
 impl End {
@@ -103,6 +110,7 @@ impl End {
                 "outgoing queue overflow: reading too slowly",
             ),
             Self::Silent => (close_code::AWAY, "heartbeat timeout"),
+            Self::Resumed => (CLOSE_RESUMED, "resumed by a newer connection"),
         };
         Some(CloseFrame {
             code,
@@ -113,6 +121,8 @@ impl End {
 
 /// The state of one connection.
 struct Connection {
+    /// This connection's id: minted at connect, replaced by the old one when a `join` resumes
+    /// a seat.
     peer: PeerId,
     state: AppState,
     /// The room this connection is in; `None` before `join` and after `leave`.
@@ -123,17 +133,24 @@ struct Connection {
     /// per flood, so a flooding client does not get a second flood back.
     told_rate_limited: bool,
     overflowed: CancellationToken,
+    /// Cancelled when a newer connection resumed this one's seat.
+    taken_over: CancellationToken,
+    /// The sending end of this connection's own mailbox: tells it apart from a newer
+    /// connection that took its peer id over.
+    own: mpsc::Sender<ServerMessage>,
 }
 
 async fn run(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
     let peer = PeerId::new(format!("{:016x}", rand::random::<u64>()));
     let (sender, mut mailbox) = mpsc::channel(state.limits.outgoing_queue.max(1));
     let overflowed = CancellationToken::new();
+    let taken_over = CancellationToken::new();
     state.hub.register(
         peer.clone(),
         Mailbox {
-            messages: sender,
+            messages: sender.clone(),
             overflowed: overflowed.clone(),
+            taken_over: taken_over.clone(),
         },
     );
     let limits = &state.limits;
@@ -148,16 +165,22 @@ async fn run(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
         ice_requests: RateLimiter::direct(Quota::per_minute(ice_per_minute)),
         told_rate_limited: false,
         overflowed,
+        taken_over,
+        own: sender,
         state: state.clone(),
     };
     tracing::debug!(%peer, "connected");
 
     let end = connection.serve(&mut socket, &mut mailbox).await;
 
-    if let Some(room) = connection.room.take() {
-        state.hub.leave(&room, &peer).await;
+    let peer = connection.peer.clone();
+    // A resumed seat, and the mailbox under this id, belong to the newer connection now.
+    if end != End::Resumed {
+        state
+            .hub
+            .disconnected(connection.room.take(), &peer, &connection.own)
+            .await;
     }
-    state.hub.unregister(&peer);
     if let Some(frame) = end.close_frame() {
         // Best effort: a peer that stopped reading may never take the frame.
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
@@ -186,6 +209,9 @@ impl Connection {
         let mut heartbeat = tokio::time::interval(self.state.limits.heartbeat_interval);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         heartbeat.tick().await;
+        let mut refresh = tokio::time::interval(self.state.hub.refresh_interval());
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        refresh.tick().await;
         let mut last_heard = Instant::now();
         loop {
             // Biased, in this order: closing first; then messages already queued for this
@@ -195,6 +221,7 @@ impl Connection {
                 biased;
                 () = shutdown.cancelled() => return Err(End::Shutdown),
                 () = self.overflowed.cancelled() => return Err(End::TooSlow),
+                () = self.taken_over.cancelled() => return Err(End::Resumed),
                 Some(message) = mailbox.recv() => self.send(socket, &message).await?,
                 frame = socket.recv() => {
                     let Some(Ok(frame)) = frame else { return Err(End::Gone) };
@@ -216,6 +243,12 @@ impl Connection {
                     }
                     self.send_raw(socket, Message::Ping(Default::default())).await?;
                 }
+                _ = refresh.tick() => {
+                    if let Some(room) = &self.room {
+                        let fresh = self.state.hub.fresh_token(room, &self.peer);
+                        self.send(socket, &fresh).await?;
+                    }
+                }
             }
         }
     }
@@ -232,6 +265,7 @@ impl Connection {
             result = socket.send(message) => result.map_err(|_| End::Gone),
             () = self.state.shutdown.cancelled() => Err(End::Shutdown),
             () = self.overflowed.cancelled() => Err(End::TooSlow),
+            () = self.taken_over.cancelled() => Err(End::Resumed),
         }
     }
 
@@ -279,10 +313,10 @@ impl Connection {
         let peer = self.peer.clone();
         match message {
             ClientMessage::Ping => vec![ServerMessage::Pong],
-            ClientMessage::Join { room, resume: _ } => self.join(room).await,
+            ClientMessage::Join { room, resume } => self.join(room, resume).await,
             ClientMessage::Leave => match self.room.take() {
                 Some(room) => {
-                    self.state.hub.leave(&room, &peer).await;
+                    self.state.hub.leave(&room, &peer, &self.own).await;
                     Vec::new()
                 }
                 None => vec![not_in_room()],
@@ -322,16 +356,22 @@ impl Connection {
         }
     }
 
-    async fn join(&mut self, room: RoomName) -> Vec<ServerMessage> {
+    async fn join(&mut self, room: RoomName, resume: Option<ResumeToken>) -> Vec<ServerMessage> {
         if self.room.is_some() {
             return vec![ServerMessage::error(
                 ErrorCode::AlreadyInRoom,
                 "You are already in a room; leave it before joining another.",
             )];
         }
-        match self.state.hub.join(&room, &self.peer).await {
+        match self
+            .state
+            .hub
+            .join(&room, &self.peer, resume.as_ref())
+            .await
+        {
             Err(Unavailable) => vec![unavailable()],
-            Ok(Admission::Joined(replies)) => {
+            Ok(Admission::Joined { you, replies }) => {
+                self.peer = you;
                 self.room = Some(room);
                 replies
             }

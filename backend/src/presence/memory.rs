@@ -3,7 +3,7 @@
 //! Plain data behind one mutex, with methods that return what was decided (who was already
 //! there, who remains, who receives a relay) and never touch a mailbox: the hub does the
 //! announcing. Every member is [`super::Home::Here`]. Nothing happens in the background: a departure
-//! is always the answer to a leave.
+//! is always the answer to a leave. A seat held for a resume is simply still in its room.
 
 use std::{
     collections::HashMap,
@@ -38,24 +38,38 @@ impl Rooms {
     }
 
     /// Removes `peer` from `room` and says who remains to be told; an emptied room is
-    /// forgotten.
-    pub fn leave(&self, room: &RoomName, peer: &PeerId) -> Departure {
+    /// forgotten. `None` when `peer` was not in `room` (nothing to announce).
+    pub fn leave(&self, room: &RoomName, peer: &PeerId) -> Option<Departure> {
         let mut rooms = self.lock();
-        let remaining = match rooms.get_mut(room) {
-            Some(members) => {
-                members.retain(|member| member != peer);
-                here(members)
-            }
-            None => Vec::new(),
-        };
+        let members = rooms.get_mut(room)?;
+        let before = members.len();
+        members.retain(|member| member != peer);
+        if members.len() == before {
+            return None;
+        }
+        let remaining = here(members);
         if remaining.is_empty() {
             rooms.remove(room);
         }
-        Departure {
+        Some(Departure {
             room: room.clone(),
             peer: peer.clone(),
             remaining,
-        }
+        })
+    }
+
+    /// The other members of `room` when `peer`'s seat there is still held (by its connection
+    /// or for its resume), `None` when it is not: the seat is then gone.
+    pub fn resume(&self, room: &RoomName, peer: &PeerId) -> Option<Vec<Member>> {
+        let rooms = self.lock();
+        let members = rooms.get(room)?;
+        members.contains(peer).then(|| {
+            members
+                .iter()
+                .filter(|member| *member != peer)
+                .map(|member| Member::here(member.clone()))
+                .collect()
+        })
     }
 
     /// Who receives a message relayed by `from`: `to` if it is another member, or every other
@@ -157,12 +171,35 @@ mod tests {
         let (a, b) = (PeerId::new("a"), PeerId::new("b"));
         rooms.join(&room("r"), &a, 2);
         rooms.join(&room("r"), &b, 2);
-        assert_eq!(rooms.leave(&room("r"), &a).remaining, members(&[&b]));
+        let departure = rooms.leave(&room("r"), &a).expect("a member");
+        assert_eq!(departure.remaining, members(&[&b]));
         assert_eq!(rooms.len(), 1);
-        assert_eq!(rooms.leave(&room("r"), &b).remaining, vec![]);
+        assert_eq!(
+            rooms.leave(&room("r"), &a),
+            None,
+            "nothing to announce twice"
+        );
+        let departure = rooms.leave(&room("r"), &b).expect("a member");
+        assert_eq!(departure.remaining, vec![]);
         assert!(rooms.is_empty());
-        assert_eq!(rooms.leave(&room("r"), &b).remaining, vec![]);
+        assert_eq!(rooms.leave(&room("r"), &b), None);
         assert!(rooms.is_empty(), "leaving an unknown room creates nothing");
+    }
+
+    /// A seat still in the room can be resumed, with the others in join order; a seat that
+    /// left cannot.
+    #[test]
+    fn resume_finds_held_seats_only() {
+        let rooms = Rooms::default();
+        let (a, b, c) = (PeerId::new("a"), PeerId::new("b"), PeerId::new("c"));
+        for peer in [&a, &b, &c] {
+            rooms.join(&room("r"), peer, 3);
+        }
+        assert_eq!(rooms.resume(&room("r"), &b), Some(members(&[&a, &c])));
+        assert_eq!(rooms.resume(&room("other"), &b), None);
+        rooms.leave(&room("r"), &b);
+        assert_eq!(rooms.resume(&room("r"), &b), None);
+        assert_eq!(rooms.members(&room("r")), members(&[&a, &c]));
     }
 
     /// Rooms are independent: a full room does not affect another.

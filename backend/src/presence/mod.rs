@@ -12,6 +12,10 @@
 //! of crashed instances, leaves retried once Redis is back) are sent to the hub on the bounded
 //! channel given at start ([`DEPARTURES_CAPACITY`]).
 //!
+//! A seat whose connection ended without `leave` stays in the store during the resume grace
+//! period (the hub holds it, see [`crate::resume::holds`]); [`Presence::resume`] gives it to the
+//! reconnecting connection, moving it to this instance when another held it.
+//!
 //! Delivery to members held by another instance goes through [`Presence::forward`] (the Redis
 //! bus carries the hub's message there); relayed messages for them are published by the relay
 //! itself, in the same Redis round trip.
@@ -164,25 +168,57 @@ impl Presence {
         })
     }
 
-    /// Puts `peer` in `room` if fewer than `capacity` are there, in one atomic step.
+    /// Puts `peer` in `room` if fewer than `capacity` are there, in one atomic step. Asked by
+    /// the connection known as `connection` (which is `peer`, or will be once admitted under
+    /// the id its token named): if the answer is lost, [`Self::connection_gone`] undoes it.
     pub async fn join(
         &self,
         room: &RoomName,
         peer: &PeerId,
+        connection: &PeerId,
         capacity: usize,
     ) -> Result<JoinOutcome, Unavailable> {
         match &self.store {
             Store::Memory(rooms) => Ok(rooms.join(room, peer, capacity)),
-            Store::Redis(redis) => redis.join(room, peer, capacity).await,
+            Store::Redis(redis) => redis.join(room, peer, connection, capacity).await,
         }
     }
 
-    /// Takes `peer` out of `room`. `None` when Redis cannot be reached: the leave is retried in
-    /// the background and its departure then comes through the departures channel.
+    /// Takes `peer` out of `room`. `None` when `peer` was not there (its seat moved to another
+    /// connection, or was already freed): nobody is to be told. Also `None` when Redis cannot
+    /// be reached: the leave is retried in the background and its departure then comes
+    /// through the departures channel.
     pub async fn leave(&self, room: &RoomName, peer: &PeerId) -> Option<Departure> {
         match &self.store {
-            Store::Memory(rooms) => Some(rooms.leave(room, peer)),
+            Store::Memory(rooms) => rooms.leave(room, peer),
             Store::Redis(redis) => redis.leave(room, peer).await,
+        }
+    }
+
+    /// Gives `peer`'s seat in `room` to a connection of this instance, if the seat is still
+    /// held (by an open connection, here or elsewhere, or for a resume), in one atomic step;
+    /// returns the other members. `None`: the seat is gone. Asked by `connection`, as for
+    /// [`Self::join`].
+    pub async fn resume(
+        &self,
+        room: &RoomName,
+        peer: &PeerId,
+        connection: &PeerId,
+    ) -> Result<Option<Vec<Member>>, Unavailable> {
+        match &self.store {
+            Store::Memory(rooms) => Ok(rooms.resume(room, peer)),
+            Store::Redis(redis) => redis.resume(room, peer, connection).await,
+        }
+    }
+
+    /// The connection known as `connection` has ended without a seat of its own (it never
+    /// joined, or its join failed): frees any seat a join (or resume) of it may still have
+    /// taken without this instance knowing (a Redis call whose reply timed out). Nothing to do
+    /// in memory, where a join cannot half-happen.
+    pub async fn connection_gone(&self, connection: &PeerId) -> Option<Departure> {
+        match &self.store {
+            Store::Memory(_) => None,
+            Store::Redis(redis) => redis.connection_gone(connection).await,
         }
     }
 

@@ -23,6 +23,11 @@ use tokio_tungstenite::{
 /// How long any single expected event may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
+/// The resume grace of test servers unless a test sets its own: short, so that tests about
+/// other things see a dropped connection's `peer_left` promptly (it comes once the grace is
+/// over).
+pub const TEST_GRACE: Duration = Duration::from_millis(300);
+
 /// A running server on `127.0.0.1:<free port>`, stopped when dropped.
 pub struct TestServer {
     pub address: SocketAddr,
@@ -37,6 +42,7 @@ impl TestServer {
         let mut config = Config::defaults();
         // Tests open many connections from 127.0.0.1.
         config.limits.max_connections_per_ip = 0;
+        config.resume.resume_grace = TEST_GRACE;
         configure(&mut config);
         let state = AppState::new(&config).expect("valid test configuration");
         let app = router(state.clone(), &config).expect("router builds");
@@ -95,6 +101,32 @@ impl TestServer {
             body["connections"] == connections
         })
         .await
+    }
+
+    /// Joins `room` with a new client once nobody is in it (a dropped member's seat is held
+    /// for the grace period first): joins, and while somebody is still there leaves at once
+    /// (an explicit `leave` holds nothing) and tries again.
+    pub async fn join_alone(&self, room: &str) -> Client {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let mut client = self.client().await;
+        loop {
+            if client.join(room).await.is_empty() {
+                return client;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{room} never emptied"
+            );
+            client.send(&ClientMessage::Leave).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Polls `/healthz` until it counts `rooms` rooms with members here (held seats count
+    /// until their grace is over), and returns its body.
+    pub async fn wait_for_rooms(&self, rooms: u64) -> serde_json::Value {
+        self.poll_health(&format!("{rooms} rooms"), |_, body| body["rooms"] == rooms)
+            .await
     }
 
     /// Polls `/healthz` until `done(status, body)` holds, within [`PATIENCE`].
@@ -250,8 +282,34 @@ impl Client {
         }
     }
 
-    /// The next protocol message, or how the connection ended.
+    /// The next protocol message, or how the connection ended. Token refreshes (`resume`,
+    /// every half grace period) are kept as [`Self::token`] and skipped: tests about other
+    /// things need not expect them; [`Self::next_refresh`] waits for one.
     pub async fn try_recv(&mut self) -> Result<ServerMessage, Option<CloseFrame>> {
+        loop {
+            match self.try_recv_any().await? {
+                ServerMessage::Resume { resume } => self.token = Some(resume),
+                message => return Ok(message),
+            }
+        }
+    }
+
+    /// Waits for the next token refresh (`resume`), skipping anything else, and returns it.
+    pub async fn next_refresh(&mut self) -> ResumeToken {
+        loop {
+            match self.try_recv_any().await {
+                Ok(ServerMessage::Resume { resume }) => {
+                    self.token = Some(resume.clone());
+                    return resume;
+                }
+                Ok(_) => continue,
+                Err(end) => panic!("connection ended while a refresh was expected: {end:?}"),
+            }
+        }
+    }
+
+    /// The next protocol message of any kind, or how the connection ended.
+    async fn try_recv_any(&mut self) -> Result<ServerMessage, Option<CloseFrame>> {
         loop {
             let frame = tokio::time::timeout(PATIENCE, self.socket.next())
                 .await
@@ -314,7 +372,10 @@ impl Client {
                 .await
                 .expect("the pong arrives in time");
             match frame {
-                Some(Ok(Message::Text(text))) => messages.push(protocol_message(&text)),
+                Some(Ok(Message::Text(text))) => match protocol_message(&text) {
+                    ServerMessage::Resume { resume } => self.token = Some(resume),
+                    message => messages.push(message),
+                },
                 Some(Ok(Message::Pong(echo))) if echo.as_ref() == payload.as_bytes() => {
                     return messages;
                 }
@@ -360,6 +421,50 @@ impl Client {
                 peers
             }
             other => panic!("expected joined, got {other:?}"),
+        }
+    }
+
+    /// Sends `join` with a resume token and reads `joined` (but not what may follow it):
+    /// returns the id given and the members already there.
+    pub async fn join_with_token(
+        &mut self,
+        room: &str,
+        token: ResumeToken,
+    ) -> (PeerId, Vec<PeerId>) {
+        let room = RoomName::new(room).expect("valid room");
+        self.send(&ClientMessage::Join {
+            room: room.clone(),
+            resume: Some(token),
+        })
+        .await;
+        match self.recv().await {
+            ServerMessage::Joined {
+                room: joined,
+                you,
+                peers,
+                resume,
+            } => {
+                assert_eq!(joined, room);
+                self.id = Some(you.clone());
+                self.token = Some(resume);
+                (you, peers)
+            }
+            other => panic!("expected joined, got {other:?}"),
+        }
+    }
+
+    /// The token of the last `joined` or `resume`.
+    pub fn token(&self) -> ResumeToken {
+        self.token.clone().expect("joined")
+    }
+
+    /// Reads until the server closes the connection; returns its close frame.
+    pub async fn close_frame(&mut self) -> Option<CloseFrame> {
+        loop {
+            match self.try_recv().await {
+                Ok(_) => continue,
+                Err(frame) => return frame,
+            }
         }
     }
 

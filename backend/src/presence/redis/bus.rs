@@ -1,5 +1,8 @@
 //! The bus between instances: one pub/sub channel per instance, `signal:{id}`, carrying
-//! `"{peer} {json}"` — a server message for a member that instance holds.
+//! `"{peer} {json}"` — a server message for a member that instance holds — or
+//! `"{peer} !moved {room}"`: that member's seat was resumed by a connection on another
+//! instance, so its connection here (if still open) closes with 4001 and this instance stops
+//! watching the seat.
 //!
 //! [`Bus::publish`] carries a message to a member on another instance; the subscriber puts
 //! what arrives on this instance's channel into the member's mailbox. That is delivery only:
@@ -15,10 +18,10 @@ use std::{
 };
 
 use futures_util::StreamExt;
-use shared::{PeerId, ServerMessage};
+use shared::{PeerId, RoomName, ServerMessage};
 use tokio_util::sync::CancellationToken;
 
-use super::connection::Connection;
+use super::{connection::Connection, liveness::Watched};
 use crate::{mailbox::Mailboxes, presence::InstanceId};
 
 /// This instance's end of the bus.
@@ -67,12 +70,38 @@ impl Bus {
         }
     }
 
+    /// Tells `instance` that `peer`'s seat in `room` moved to another instance. At most once,
+    /// like every publish: if it is lost, the old connection lives on until it ends by itself,
+    /// and its hold then ends without a departure (the leave script finds the seat moved).
+    pub(super) async fn moved(
+        connection: &Connection,
+        instance: &InstanceId,
+        room: &RoomName,
+        peer: &PeerId,
+    ) {
+        let channel = channel(instance);
+        let payload = format!("{peer} {MOVED}{room}");
+        let published: Result<i64, _> = connection
+            .call(|mut c| async move {
+                redis::cmd("PUBLISH")
+                    .arg(channel)
+                    .arg(payload)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await;
+        if published.is_err() {
+            tracing::debug!(%peer, "takeover notice for another instance dropped: Redis down");
+        }
+    }
+
     /// Receives what other instances publish for this instance's members until `stopped`;
     /// reconnects and resubscribes (with a growing pause) whenever the subscription is lost.
     pub(super) async fn subscribe(
         &self,
         connection: &Connection,
         mailboxes: &Mailboxes,
+        watched: &Watched,
         stopped: &CancellationToken,
     ) {
         let mut pause = Duration::from_millis(100);
@@ -92,7 +121,7 @@ impl Bus {
                         tokio::select! {
                             () = stopped.cancelled() => return,
                             message = messages.next() => match message {
-                                Some(message) => deliver(mailboxes, message.get_payload_bytes()),
+                                Some(message) => deliver(mailboxes, watched, message.get_payload_bytes()),
                                 None => break,
                             },
                         }
@@ -130,18 +159,40 @@ fn channel(instance: &InstanceId) -> String {
     format!("signal:{instance}")
 }
 
-/// Puts one published `"{peer} {json}"` into the peer's mailbox.
-fn deliver(mailboxes: &Mailboxes, payload: &[u8]) {
+/// Marks a takeover notice; a JSON object never starts with `!`.
+const MOVED: &str = "!moved ";
+
+/// What arrived on this instance's channel.
+#[derive(Debug, PartialEq, Eq)]
+enum Delivery {
+    /// A message for a member held here.
+    Message(PeerId, ServerMessage),
+    /// The member's seat in the room moved to another instance.
+    Moved(PeerId, RoomName),
+}
+
+/// Puts one published `"{peer} {json}"` into the peer's mailbox, or closes the connection of
+/// a member whose seat moved.
+fn deliver(mailboxes: &Mailboxes, watched: &Watched, payload: &[u8]) {
     match parse(payload) {
-        Some((peer, message)) => mailboxes.deliver(&peer, message),
+        Some(Delivery::Message(peer, message)) => mailboxes.deliver(&peer, message),
+        Some(Delivery::Moved(peer, room)) => {
+            tracing::info!(%room, %peer, "seat resumed on another instance");
+            watched.left(&room, &peer);
+            mailboxes.take_over(&peer);
+        }
         None => tracing::warn!("ignored a malformed message on this instance's channel"),
     }
 }
 
-fn parse(payload: &[u8]) -> Option<(PeerId, ServerMessage)> {
-    let (peer, json) = std::str::from_utf8(payload).ok()?.split_once(' ')?;
-    let message = serde_json::from_str::<ServerMessage>(json).ok()?;
-    Some((PeerId::new(peer), message))
+fn parse(payload: &[u8]) -> Option<Delivery> {
+    let (peer, rest) = std::str::from_utf8(payload).ok()?.split_once(' ')?;
+    let peer = PeerId::new(peer);
+    if let Some(room) = rest.strip_prefix(MOVED) {
+        return Some(Delivery::Moved(peer, RoomName::new(room).ok()?));
+    }
+    let message = serde_json::from_str::<ServerMessage>(rest).ok()?;
+    Some(Delivery::Message(peer, message))
 }
 
 #[cfg(test)]
@@ -154,9 +205,22 @@ mod tests {
         let payload = br#"a1f0 {"type":"pong"}"#;
         assert_eq!(
             parse(payload),
-            Some((PeerId::new("a1f0"), ServerMessage::Pong))
+            Some(Delivery::Message(PeerId::new("a1f0"), ServerMessage::Pong))
         );
         assert_eq!(parse(b"a1f0"), None);
         assert_eq!(parse(b"a1f0 {not json}"), None);
+    }
+
+    /// A takeover notice names the member and its room; a bad room is refused.
+    #[test]
+    fn takeover_notices_name_the_member_and_room() {
+        assert_eq!(
+            parse(b"a1f0 !moved blue-fox"),
+            Some(Delivery::Moved(
+                PeerId::new("a1f0"),
+                RoomName::new("blue-fox").expect("valid")
+            ))
+        );
+        assert_eq!(parse(b"a1f0 !moved no room"), None);
     }
 }

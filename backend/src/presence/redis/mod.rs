@@ -7,7 +7,10 @@
 //!   is a Lua script, so capacity holds across instances. Relays look up the recipients and
 //!   publish to the other instances in the same script.
 //! - `bus.rs`: one pub/sub channel per instance carrying server messages to the members it
-//!   holds, and the subscriber that puts them in their mailboxes.
+//!   holds, and the subscriber that puts them in their mailboxes; also the notice that a
+//!   member's seat was resumed on another instance.
+//! - `in_flight.rs`: joins sent whose answer never came (a timeout), undone when their
+//!   connection ends without a seat.
 //! - `liveness.rs`: this instance's heartbeat key; sweeps that find members of crashed
 //!   instances; leaves retried once Redis is back. What it finds goes to the hub's departures
 //!   channel.
@@ -25,6 +28,7 @@
 
 mod bus;
 mod connection;
+mod in_flight;
 mod liveness;
 mod scripts;
 
@@ -38,6 +42,7 @@ use super::{Departure, InstanceId, JoinOutcome, Member, RelayError, Unavailable}
 use crate::{mailbox::Mailboxes, redact::redact_url};
 use bus::Bus;
 use connection::Connection;
+use in_flight::InFlight;
 use liveness::Watched;
 use scripts::{Entry, Scripts};
 
@@ -74,6 +79,8 @@ pub struct RedisPresence {
     mailboxes: Mailboxes,
     /// Rooms to sweep and leaves to retry.
     watched: Watched,
+    /// Joins whose answer never came: undone when their connection ends without a seat.
+    in_flight: InFlight,
     /// Departures found by a script or the heartbeat, for the hub to announce.
     departures: mpsc::Sender<Departure>,
     /// Cancelled at the end of shutdown (or to simulate a crash): stops the background tasks,
@@ -109,6 +116,7 @@ impl RedisPresence {
             scripts: Scripts::new(),
             mailboxes,
             watched: Watched::default(),
+            in_flight: InFlight::default(),
             departures,
             stopped: CancellationToken::new(),
         });
@@ -121,6 +129,7 @@ impl RedisPresence {
                 .subscribe(
                     &subscriber.connection,
                     &subscriber.mailboxes,
+                    &subscriber.watched,
                     &subscriber.stopped,
                 )
                 .await;
@@ -153,11 +162,13 @@ impl RedisPresence {
         &self,
         room: &RoomName,
         peer: &PeerId,
+        connection: &PeerId,
         capacity: usize,
     ) -> Result<JoinOutcome, Unavailable> {
         if !self.bus.is_subscribed() || self.is_stopped() {
             return Err(Unavailable);
         }
+        self.record_attempt(room, peer, connection).await;
         let admission = self
             .scripts
             .join(
@@ -168,6 +179,7 @@ impl RedisPresence {
                 self.expiry_ms(),
             )
             .await?;
+        self.in_flight.finish(connection);
         let others = self.members_of(admission.others);
         self.report_dead(room, admission.dead, &others).await;
         if !admission.admitted {
@@ -175,6 +187,58 @@ impl RedisPresence {
         }
         self.watched.joined(room, peer);
         Ok(JoinOutcome::Joined { others })
+    }
+
+    /// Moves `peer`'s seat in `room` to this instance if it is still held, wherever: returns the
+    /// other members, or `None` when the seat is gone. The instance that held it is told, so it
+    /// closes the old connection and stops watching the seat; its hold then ends without a
+    /// departure.
+    pub async fn resume(
+        &self,
+        room: &RoomName,
+        peer: &PeerId,
+        connection: &PeerId,
+    ) -> Result<Option<Vec<Member>>, Unavailable> {
+        if !self.bus.is_subscribed() || self.is_stopped() {
+            return Err(Unavailable);
+        }
+        self.record_attempt(room, peer, connection).await;
+        let taken = self
+            .scripts
+            .take(&self.connection, room, &self.entry(peer), self.expiry_ms())
+            .await?;
+        self.in_flight.finish(connection);
+        let others = self.members_of(taken.others);
+        self.report_dead(room, taken.dead, &others).await;
+        let Some(previous) = taken.previous else {
+            return Ok(None);
+        };
+        if previous != self.instance {
+            self.watched.joined(room, peer);
+            Bus::moved(&self.connection, &previous, room, peer).await;
+        }
+        Ok(Some(others))
+    }
+
+    /// Undoes the join (or resume) of `connection` whose answer never came, now that the
+    /// connection ended without a seat: the seat, if the script did take it here, is freed
+    /// (and its departure returned, for those who saw it in their `joined`).
+    pub async fn connection_gone(&self, connection: &PeerId) -> Option<Departure> {
+        let attempt = self.in_flight.take(connection)?;
+        tracing::info!(room = %attempt.room, peer = %attempt.seat, "undoing a join whose answer never came");
+        self.leave(&attempt.room, &attempt.seat).await
+    }
+
+    /// Records, before it is sent, that `connection` asks for `peer`'s seat in `room`: if the
+    /// answer never comes, the seat the script may have taken is undone when the connection
+    /// ends, or admitted once by its retry. An earlier unanswered attempt of the connection at
+    /// another seat is undone now.
+    async fn record_attempt(&self, room: &RoomName, peer: &PeerId, connection: &PeerId) {
+        if let Some(earlier) = self.in_flight.start(connection, room, peer)
+            && let Some(departure) = self.leave(&earlier.room, &earlier.seat).await
+        {
+            self.report(departure).await;
+        }
     }
 
     /// When Redis cannot be reached the leave is kept and retried by the heartbeat, so the
@@ -222,7 +286,8 @@ impl RedisPresence {
     }
 
     /// Removes `peer` (or nobody: only the dead) from `room`; reports the dead and returns
-    /// `peer`'s departure.
+    /// `peer`'s departure, if its entry was there (a seat resumed on another instance is not
+    /// this instance's to free).
     async fn leave_now(
         &self,
         room: &RoomName,
@@ -235,7 +300,7 @@ impl RedisPresence {
             .await?;
         let remaining = self.members_of(remains.live);
         self.report_dead(room, remains.dead, &remaining).await;
-        Ok(peer.map(|peer| Departure {
+        Ok(peer.filter(|_| remains.removed).map(|peer| Departure {
             room: room.clone(),
             peer: peer.clone(),
             remaining,

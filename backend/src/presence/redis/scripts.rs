@@ -5,7 +5,9 @@
 //! Every change goes through a script, so a check and its change are one atomic step for all
 //! instances: capacity can never be exceeded, whatever the number of instances. The join and
 //! leave scripts also remove the entries of dead instances and return them, so that whoever
-//! removed one reports it (once). The relay script publishes to recipients on other instances
+//! removed one reports it (once). Joins are idempotent per entry (a retried join never adds a
+//! peer twice), and a resume moves a seat to the instance the page reconnected to in place.
+//! The relay script publishes to recipients on other instances
 //! itself: one round trip per relayed message, whatever the number of recipients.
 //!
 //! This module decides nothing about announcements: it returns what Redis decided.
@@ -35,9 +37,19 @@ end
 
 /// `KEYS[1]` room; `ARGV`: entry, capacity, own instance id, expiry in ms.
 /// Returns {admitted (0/1), others (live, in join order), dead}.
+///
+/// Idempotent per entry: when the entry is already there (an earlier join whose reply timed
+/// out did complete), the joiner is admitted again without a second entry.
 const JOIN: &str = r"
 redis.call('SET', 'instance:' .. ARGV[3], '1', 'PX', ARGV[4])
 local live, dead = prune(KEYS[1])
+local others, present = {}, false
+for _, entry in ipairs(live) do
+  if entry == ARGV[1] then present = true else table.insert(others, entry) end
+end
+if present then
+  return {1, others, dead}
+end
 if #live >= tonumber(ARGV[2]) then
   return {0, live, dead}
 end
@@ -45,13 +57,35 @@ redis.call('RPUSH', KEYS[1], ARGV[1])
 return {1, live, dead}
 ";
 
-/// `KEYS[1]` room; `ARGV[1]` entry to remove (`''` to only prune). Returns {remaining, dead}.
+/// `KEYS[1]` room; `ARGV[1]` entry to remove (`''` to only prune).
+/// Returns {removed (0/1), remaining, dead}: nothing was removed when the seat had moved to
+/// another instance by a resume (or was already gone), and then nobody is told.
 const LEAVE: &str = r"
+local removed = 0
 if ARGV[1] ~= '' then
-  redis.call('LREM', KEYS[1], 0, ARGV[1])
+  removed = redis.call('LREM', KEYS[1], 0, ARGV[1])
 end
 local live, dead = prune(KEYS[1])
-return {live, dead}
+return {removed, live, dead}
+";
+
+/// `KEYS[1]` room; `ARGV`: peer, own instance id, expiry in ms.
+/// Moves `peer`'s live entry, wherever its connection was, to this instance, in place (its
+/// join order kept). Returns {previous instance (`''`: no such seat), others, dead}.
+const TAKE: &str = r"
+redis.call('SET', 'instance:' .. ARGV[2], '1', 'PX', ARGV[3])
+local live, dead = prune(KEYS[1])
+local previous, others = '', {}
+for index, entry in ipairs(live) do
+  local peer, instance = string.match(entry, '^(%S+) (%S+)$')
+  if peer == ARGV[1] then
+    previous = instance
+    redis.call('LSET', KEYS[1], index - 1, ARGV[1] .. ' ' .. ARGV[2])
+  else
+    table.insert(others, entry)
+  end
+end
+return {previous, others, dead}
 ";
 
 /// `KEYS[1]` room; `ARGV`: from, to (`''` for everybody), own instance id, channel payload suffix
@@ -130,8 +164,20 @@ pub(super) struct Admission {
     pub(super) dead: Vec<Entry>,
 }
 
+/// What the take script found.
+pub(super) struct Taken {
+    /// The instance that held the seat, `None` when the seat is gone.
+    pub(super) previous: Option<InstanceId>,
+    /// The other live members, in join order.
+    pub(super) others: Vec<Entry>,
+    /// Entries of dead instances it removed.
+    pub(super) dead: Vec<Entry>,
+}
+
 /// What the leave script left behind.
 pub(super) struct Remains {
+    /// The entry was there and is removed: its departure is to be announced.
+    pub(super) removed: bool,
     pub(super) live: Vec<Entry>,
     /// Entries of dead instances it removed.
     pub(super) dead: Vec<Entry>,
@@ -141,6 +187,7 @@ pub(super) struct Remains {
 pub(super) struct Scripts {
     join: Script,
     leave: Script,
+    take: Script,
     relay: Script,
 }
 
@@ -149,6 +196,7 @@ impl Scripts {
         Self {
             join: Script::new(&format!("{PRUNE}{JOIN}")),
             leave: Script::new(&format!("{PRUNE}{LEAVE}")),
+            take: Script::new(&format!("{PRUNE}{TAKE}")),
             relay: Script::new(RELAY),
         }
     }
@@ -188,11 +236,35 @@ impl Scripts {
     ) -> Result<Remains, Unavailable> {
         let mut invocation = self.leave.key(room_key(room));
         invocation.arg(entry.map_or_else(String::new, Entry::to_redis));
-        let (live, dead): (Vec<String>, Vec<String>) = connection
+        let (removed, live, dead): (i64, Vec<String>, Vec<String>) = connection
             .call(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
         Ok(Remains {
+            removed: removed > 0,
             live: parse(&live),
+            dead: parse(&dead),
+        })
+    }
+
+    /// Moves `entry.peer`'s seat in `room` to `entry.instance` if the seat is still there.
+    pub(super) async fn take(
+        &self,
+        connection: &Connection,
+        room: &RoomName,
+        entry: &Entry,
+        expiry_ms: u64,
+    ) -> Result<Taken, Unavailable> {
+        let mut invocation = self.take.key(room_key(room));
+        invocation
+            .arg(entry.peer.as_str())
+            .arg(entry.instance.as_str())
+            .arg(expiry_ms);
+        let (previous, others, dead): (String, Vec<String>, Vec<String>) = connection
+            .call(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        Ok(Taken {
+            previous: (!previous.is_empty()).then(|| InstanceId::new(previous)),
+            others: parse(&others),
             dead: parse(&dead),
         })
     }
