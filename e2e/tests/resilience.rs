@@ -242,3 +242,91 @@ async fn reloaded_tab_gets_its_seat_back() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// The page's stored seat (`sessionStorage` `resume:<room>`), as text.
+async fn stored_seat(browser: &Browser, room: &str) -> anyhow::Result<String> {
+    let key = serde_json::to_string(&format!("resume:{room}"))?;
+    let seat = browser
+        .eval(&format!("return sessionStorage.getItem({key});"))
+        .await?;
+    seat.as_str()
+        .map(str::to_owned)
+        .context("no seat stored in sessionStorage")
+}
+
+/// Puts `seat` (a stored seat's JSON, `in_use` replaced) into this tab's `sessionStorage` and
+/// reloads, as a duplicated tab starts with a copy of its original's storage.
+async fn reload_with_seat(
+    browser: &Browser,
+    room: &str,
+    seat: &str,
+    in_use: bool,
+) -> anyhow::Result<()> {
+    let mut seat: serde_json::Value = serde_json::from_str(seat)?;
+    seat["in_use"] = in_use.into();
+    let key = serde_json::to_string(&format!("resume:{room}"))?;
+    let value = serde_json::to_string(&seat.to_string())?;
+    browser
+        .eval(&format!(
+            "sessionStorage.setItem({key}, {value}); return true;"
+        ))
+        .await?;
+    browser.driver.refresh().await?;
+    Ok(())
+}
+
+/// A copy of a live tab (its storage says the seat is in use) joins as a newcomer and does not
+/// take the seat (here: "full"); a window that does take it (the token released) moves the
+/// call there, and the first says in plain words that the call continued elsewhere, with a
+/// button that takes it back (and the other window then says the same).
+#[tokio::test]
+async fn a_seat_taken_by_another_window_can_be_taken_back() -> anyhow::Result<()> {
+    let stack = Stack::start(StackOptions::default()).await?;
+    let (alice, bob) = connected_call(&stack).await?;
+    let url = alice.driver.current_url().await?;
+    let room = url
+        .path()
+        .rsplit('/')
+        .next()
+        .context("a room path")?
+        .to_owned();
+    let alice_id = peer_id(&alice).await?;
+    let seat = stored_seat(&alice, &room).await?;
+    let first = alice.driver.window().await?;
+
+    // A copy of Alice's tab: same storage, seat marked in use by the live original.
+    let second = alice.driver.new_window().await?;
+    alice.driver.switch_to_window(second.clone()).await?;
+    alice.goto(url.as_str()).await?;
+    alice.wait_state("full").await?;
+    reload_with_seat(&alice, &room, &seat, true).await?;
+    alice.wait_state("full").await?;
+
+    // Released (as after a pagehide): this window takes the seat, with Alice's id.
+    reload_with_seat(&alice, &room, &seat, false).await?;
+    alice.wait_state("ready").await?;
+    ensure!(peer_id(&alice).await? == alice_id, "the seat taken is hers");
+    alice.driver.switch_to_window(first.clone()).await?;
+    alice.wait_state("replaced").await?;
+    alice
+        .wait_text("The call continued in another tab or window.")
+        .await?;
+    ensure!(
+        !server_note_shown(&alice).await?,
+        "no reconnecting: the call is elsewhere"
+    );
+    // Bob's call with the first window is over; he can call the window that has the seat.
+    bob.wait_state("hung-up").await?;
+
+    alice.click("take-back").await?;
+    alice.wait_state("ready").await?;
+    ensure!(
+        peer_id(&alice).await? == alice_id,
+        "taken back under her id"
+    );
+    alice.driver.switch_to_window(second).await?;
+    alice.wait_state("replaced").await?;
+    alice.driver.switch_to_window(first).await?;
+    connect(&bob, &alice).await?;
+    Ok(())
+}

@@ -69,6 +69,10 @@ struct State {
     /// The peer id of the seat claimed from storage at start (a reload), until the first
     /// `joined` tells whether it came back.
     claimed_seat: Option<PeerId>,
+    /// Whether the stored seat is this page's: claimed at start or saved from our own
+    /// `joined`. Only then may leaving release it: a copy of a live tab that joined without it
+    /// must not hand the original's seat to its own next load.
+    owns_stored_seat: bool,
     /// Page-lifecycle listeners and the stall watch; dropped on stop.
     watchers: Option<rejoin::Watchers>,
     ice: IceConfig,
@@ -161,6 +165,7 @@ impl Session {
                 room: RoomState::resuming(room, token),
                 transport: None,
                 seat_key,
+                owns_stored_seat: claimed.is_some(),
                 claimed_seat: claimed.map(|seat| seat.peer),
                 watchers: None,
                 ice: IceConfig::default(),

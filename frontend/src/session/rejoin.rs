@@ -99,7 +99,13 @@ impl Session {
 
     /// Marks the stored seat in use by this page, or released for the next one.
     fn mark_seat(&self, in_use: bool) {
-        let Some(key) = self.state.borrow().seat_key.clone() else {
+        let Some(key) = self
+            .state
+            .borrow()
+            .seat_key
+            .clone()
+            .filter(|_| self.state.borrow().owns_stored_seat)
+        else {
             return;
         };
         if let Some(seat) = storage::get(&key)
@@ -115,6 +121,7 @@ impl Session {
         let Some(key) = self.state.borrow().seat_key.clone() else {
             return;
         };
+        self.state.borrow_mut().owns_stored_seat = true;
         let seat = StoredSeat {
             token: token.as_str().to_owned(),
             peer: me,
