@@ -306,11 +306,13 @@ async fn hang_up_then_call_again() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Closing a tab tells the other person, who can then take a new call.
+/// Closing a tab tells the other person once the closed tab's seat is no longer held for
+/// its return (the resume grace, 2 s here), who can then take a new call.
 #[tokio::test]
 async fn closing_a_tab_tells_the_other_who_can_call_again() -> anyhow::Result<()> {
     let stack = Stack::start(StackOptions {
         coturn: true,
+        backend_args: vec!["--resume-grace".into(), "2".into()],
         ..Default::default()
     })
     .await?;
