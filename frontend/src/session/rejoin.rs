@@ -28,7 +28,6 @@ use crate::browser::page_life::{PageEvent, PageLife};
 use crate::browser::storage;
 use crate::call::liveness::{ConnectionState, STALL_CHECK_INTERVAL, stalled, survives_rejoin};
 use crate::call::seat::{StoredSeat, hang_up_stale_call};
-use crate::call::status::CallPhase;
 
 /// What watches the page for the session: its lifecycle events and a clock that notices
 /// stalls. Dropping it stops both.
@@ -92,7 +91,7 @@ impl Session {
             .calls
             .values()
             .any(|call| call.peer().raw().connection_state() == RtcPeerConnectionState::Failed);
-        if failed || self.ui.phase.get_untracked() == Some(CallPhase::Failed) {
+        if failed {
             self.retry_call();
         }
     }
