@@ -102,6 +102,13 @@ impl Backend {
         Some(self.child.pid())
     }
 
+    /// Sends `signal` to the backend without waiting (SIGSTOP freezes it: its sockets stay
+    /// open and nothing answers, like a server behind a dead network path; SIGCONT thaws it).
+    pub fn signal(&self, signal: Signal) -> anyhow::Result<()> {
+        self.child.signal_group(signal)?;
+        Ok(())
+    }
+
     /// Sends `signal` (SIGKILL: a crash; SIGTERM: a graceful shutdown) and waits until the
     /// process has exited; fails if it is still running after `within`.
     pub async fn stop(&mut self, signal: Signal, within: Duration) -> anyhow::Result<()> {

@@ -330,3 +330,50 @@ async fn a_seat_taken_by_another_window_can_be_taken_back() -> anyhow::Result<()
     connect(&bob, &alice).await?;
     Ok(())
 }
+
+/// Tells the page it became visible again (as after the tab was in the background or the
+/// machine slept); headless windows never change visibility by themselves.
+async fn page_visible_again(browser: &Browser) -> anyhow::Result<()> {
+    browser
+        .eval("document.dispatchEvent(new Event('visibilitychange')); return true;")
+        .await?;
+    Ok(())
+}
+
+/// A socket that looks open but no longer answers (the server frozen, as a dead network path
+/// or a sleeping laptop leaves it): when the page becomes visible it pings, gets no pong within
+/// 3 s, drops the socket and reconnects — the call going on meanwhile — and is back in the
+/// room once the server answers again.
+#[tokio::test]
+async fn a_silent_socket_is_found_out_when_the_page_is_visible_again() -> anyhow::Result<()> {
+    let stack = Stack::start(StackOptions::default()).await?;
+    let (alice, bob) = connected_call(&stack).await?;
+    let alice_id = peer_id(&alice).await?;
+    stack.backend.signal(Signal::SIGSTOP)?;
+    let frozen = Instant::now();
+    let result = async {
+        page_visible_again(&alice).await?;
+        wait_note_shown(&alice, Duration::from_secs(10)).await?;
+        let noticed = frozen.elapsed();
+        ensure!(
+            noticed >= Duration::from_millis(2_500),
+            "the socket was dropped before its pong was due ({noticed:?})"
+        );
+        eprintln!(
+            "FIGURE silent socket: dropped {} ms after the visibility check",
+            noticed.as_millis()
+        );
+        anyhow::Ok(())
+    }
+    .await;
+    stack.backend.signal(Signal::SIGCONT)?;
+    result?;
+    let thawed = Instant::now();
+    wait_both_back(&stack, [&alice, &bob], thawed).await?;
+    ensure!(
+        peer_id(&alice).await? == alice_id,
+        "her seat, taken back from the silent connection"
+    );
+    wait_media_flowing(&alice, &bob).await?;
+    Ok(())
+}
