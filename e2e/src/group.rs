@@ -47,7 +47,12 @@ impl GroupChild {
 
     /// Kills every process in the group. Idempotent: a group already gone is fine.
     pub fn kill_group(&self) -> std::io::Result<()> {
-        match killpg(self.group, Signal::SIGKILL) {
+        self.signal_group(Signal::SIGKILL)
+    }
+
+    /// Sends `signal` to every process in the group (a group already gone is fine).
+    pub fn signal_group(&self, signal: Signal) -> std::io::Result<()> {
+        match killpg(self.group, signal) {
             Ok(()) | Err(Errno::ESRCH) => Ok(()),
             Err(error) => Err(error.into()),
         }

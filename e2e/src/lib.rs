@@ -15,6 +15,7 @@ pub mod browser;
 pub mod call;
 pub mod chat;
 pub mod figures;
+pub mod frames;
 pub mod group;
 pub mod http;
 pub mod media;
@@ -33,10 +34,11 @@ use anyhow::{Context, bail};
 pub use browser::{Browser, BrowserOptions, CallStats};
 pub use call::{connect, connected_call, join_both};
 pub use figures::median;
+pub use frames::{FrameGaps, FrameWatch};
 pub use media::{MIN_ENERGY_RISE, wait_media_flowing};
 pub use network::UdpBlackhole;
 pub use probe::{Probe, ProbeReport, offer_counts, offers};
-pub use process::{Backend, Chromedriver, Coturn, Redis, TwilioProcess};
+pub use process::{Backend, Chromedriver, Coturn, Redis, Signal, TwilioProcess};
 
 /// How long any awaited condition in a browser may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -102,6 +104,8 @@ pub struct StackOptions {
 /// kills each process's group: chromedriver's takes every Chromium it started with it.
 pub struct Stack {
     pub backend: Backend,
+    /// The backend's arguments, to start it again after [`Stack::stop_backend`].
+    pub backend_args: Vec<String>,
     /// The second instance, with [`StackOptions::two_instances_on_redis`].
     pub second_backend: Option<Backend>,
     pub redis: Option<Redis>,
@@ -166,6 +170,7 @@ impl Stack {
         let chromedriver = Chromedriver::start().await?;
         Ok(Self {
             backend,
+            backend_args: args,
             second_backend,
             redis,
             coturn,
@@ -173,6 +178,19 @@ impl Stack {
             chromedriver,
             scratch,
         })
+    }
+
+    /// Stops the backend with `signal` (SIGKILL: a crash; SIGTERM: a graceful shutdown) and
+    /// waits until it has exited.
+    pub async fn stop_backend(&mut self, signal: process::Signal) -> anyhow::Result<()> {
+        self.backend.stop(signal, Duration::from_secs(30)).await
+    }
+
+    /// Starts the backend again on the same port, with the same arguments (the same
+    /// `--resume-key` if one was given; otherwise it draws a new random key).
+    pub async fn restart_backend(&mut self) -> anyhow::Result<()> {
+        self.backend = Backend::start_on(self.backend.port, &self.backend_args).await?;
+        Ok(())
     }
 
     /// A new, independent browser (own process, own profile).

@@ -9,6 +9,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
+pub use nix::sys::signal::Signal;
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     net::TcpStream,
@@ -60,11 +61,16 @@ pub struct Backend {
 
 impl Backend {
     pub async fn start(args: &[String]) -> anyhow::Result<Self> {
+        Self::start_on(free_port(), args).await
+    }
+
+    /// Starts the backend on `port` (the port of one that was stopped: a restart, which the
+    /// pages must survive).
+    pub async fn start_on(port: u16, args: &[String]) -> anyhow::Result<Self> {
         let dist = workspace_root().join("dist");
         if !dist.join("index.html").exists() {
             bail!("dist/ is missing: run `trunk build --release` first");
         }
-        let port = free_port();
         let mut command = Command::new(release_binary("backend")?);
         command
             .arg("--listen")
@@ -94,6 +100,26 @@ impl Backend {
 
     pub fn pid(&self) -> Option<u32> {
         Some(self.child.pid())
+    }
+
+    /// Sends `signal` to the backend without waiting (SIGSTOP freezes it: its sockets stay
+    /// open and nothing answers, like a server behind a dead network path; SIGCONT thaws it).
+    pub fn signal(&self, signal: Signal) -> anyhow::Result<()> {
+        self.child.signal_group(signal)?;
+        Ok(())
+    }
+
+    /// Sends `signal` (SIGKILL: a crash; SIGTERM: a graceful shutdown) and waits until the
+    /// process has exited; fails if it is still running after `within`.
+    pub async fn stop(&mut self, signal: Signal, within: Duration) -> anyhow::Result<()> {
+        self.child.signal_group(signal)?;
+        match tokio::time::timeout(within, self.child.child().wait()).await {
+            Ok(status) => {
+                status?;
+                Ok(())
+            }
+            Err(_) => bail!("the backend did not exit within {within:?} of {signal}"),
+        }
     }
 
     /// `GET /healthz`, as JSON.

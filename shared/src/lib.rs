@@ -25,6 +25,7 @@ pub use ids::{InvalidRoomName, PeerId, RoomName};
 pub use messages::{ClientMessage, ErrorCode, ParseError, ServerMessage};
 pub use peer::{
     CHUNK_HEADER_BYTES, DATA_CHANNEL_ID, DATA_CHANNEL_LABEL, FILES_CHANNEL_ID, FILES_CHANNEL_LABEL,
-    MAX_CHUNK_BYTES, MAX_CHUNK_PAYLOAD, PEER_PROTOCOL_VERSION, PeerMessage, TransferSide,
+    MAX_CHUNK_BYTES, MAX_CHUNK_PAYLOAD, MAX_HELLO_PEER_LEN, PEER_PROTOCOL_VERSION, PeerMessage,
+    TransferSide,
 };
 pub use resume::ResumeToken;

@@ -16,6 +16,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::PeerId;
+
 /// The version of the data-channel protocol this build speaks.
 pub const PEER_PROTOCOL_VERSION: u32 = 1;
 
@@ -24,6 +26,9 @@ pub const DATA_CHANNEL_LABEL: &str = "app";
 
 /// The data channel's negotiated id (the same on both sides).
 pub const DATA_CHANNEL_ID: u16 = 0;
+
+/// The longest peer id a `hello` may carry (the server's ids are 16 characters).
+pub const MAX_HELLO_PEER_LEN: usize = 64;
 
 /// The files channel's label.
 pub const FILES_CHANNEL_LABEL: &str = "files";
@@ -71,6 +76,17 @@ pub enum PeerMessage {
         v: u32,
         /// What the person typed, shown as text (never as HTML).
         text: String,
+    },
+    /// On `"app"`: the sender rejoined the room under a new peer id (the server restarted and
+    /// could not give its old seat back), sent on every live call right after its `joined`.
+    /// The receiver addresses the call's relays (`to`) to this id from now on; the call itself
+    /// goes on, not renegotiated. The id comes from the other browser: the receiver ignores one
+    /// that is empty or longer than [`MAX_HELLO_PEER_LEN`].
+    Hello {
+        /// The protocol version ([`PEER_PROTOCOL_VERSION`]).
+        v: u32,
+        /// The sender's new peer id, as the server gave it in `joined`.
+        peer: PeerId,
     },
     /// A file is coming, on `"files"`, before its first chunk.
     FileOffer {
@@ -122,6 +138,14 @@ impl PeerMessage {
         }
     }
 
+    /// A hello of this version: "I am `peer` now".
+    pub fn hello(peer: PeerId) -> Self {
+        Self::Hello {
+            v: PEER_PROTOCOL_VERSION,
+            peer,
+        }
+    }
+
     /// A file offer of this version.
     pub fn file_offer(id: u32, name: impl Into<String>, size: u64) -> Self {
         Self::FileOffer {
@@ -155,6 +179,7 @@ impl PeerMessage {
         match self {
             Self::State { v, .. }
             | Self::Chat { v, .. }
+            | Self::Hello { v, .. }
             | Self::FileOffer { v, .. }
             | Self::FileDone { v, .. }
             | Self::FileCancel { v, .. } => *v,

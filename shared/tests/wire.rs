@@ -218,6 +218,10 @@ fn peer_examples() -> Vec<(PeerMessage, &'static str)> {
             r#"{"type":"chat","v":1,"text":"see <b>this</b> https://example.com"}"#,
         ),
         (
+            PeerMessage::hello(peer("9c41d07e5a2b8f13")),
+            r#"{"type":"hello","v":1,"peer":"9c41d07e5a2b8f13"}"#,
+        ),
+        (
             PeerMessage::file_offer(1, "notes.pdf", 1_048_576),
             r#"{"type":"file_offer","v":1,"id":1,"name":"notes.pdf","size":1048576}"#,
         ),
@@ -257,6 +261,8 @@ fn peer_messages_of_other_versions_are_ignored() {
         r#"{"type":"dance","v":1}"#,
         r#"{"type":"state","v":1,"muted":"yes","camera_off":true}"#,
         r#"{"type":"chat","v":2,"text":"hi"}"#,
+        r#"{"type":"hello","v":1}"#,
+        r#"{"type":"hello","v":1,"peer":7}"#,
         r#"{"type":"file_offer","v":1,"id":-1,"name":"a","size":1}"#,
         r#"{"type":"file_cancel","v":1,"id":1,"by":"someone"}"#,
         "not json",

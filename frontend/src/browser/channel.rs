@@ -107,6 +107,15 @@ impl DataChannel {
         self.channel.ready_state() == RtcDataChannelState::Open
     }
 
+    /// Whether the channel is closing or closed (the other side closed its connection, or
+    /// this side did): nothing will go on it again.
+    pub fn is_closed(&self) -> bool {
+        matches!(
+            self.channel.ready_state(),
+            RtcDataChannelState::Closing | RtcDataChannelState::Closed
+        )
+    }
+
     /// Sends `message` if the channel is open; returns whether it went.
     pub fn send(&self, message: &PeerMessage) -> bool {
         if !self.is_open() {

@@ -13,9 +13,11 @@ pub mod files;
 pub mod location;
 pub mod media;
 pub mod network;
+pub mod page_life;
 pub mod peer;
 pub mod random;
 pub mod socket;
+pub mod storage;
 
 use wasm_bindgen::JsValue;
 

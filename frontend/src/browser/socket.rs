@@ -25,7 +25,9 @@ pub enum SocketEvent {
     /// A message from the server.
     Message(ServerMessage),
     /// The socket closed or failed; reported once, and only if the handle is still alive.
-    Closed,
+    /// `code` is the close frame's code when the server closed it (4001: another connection
+    /// took this one's seat), `None` when it failed or ended without one.
+    Closed { code: Option<u16> },
 }
 
 /// A live signalling connection. Dropping it closes the socket without reporting `Closed`.
@@ -52,6 +54,7 @@ impl SignallingSocket {
                     }
                 }
             };
+            let close_code = std::cell::Cell::new(None);
             let reader = async {
                 while let Some(frame) = stream.next().await {
                     match frame {
@@ -66,13 +69,20 @@ impl SignallingSocket {
                         }
                         // The protocol is text only; an error event is followed by the close.
                         Ok(Message::Bytes(_)) | Err(WebSocketError::ConnectionError) => {}
+                        Err(WebSocketError::ConnectionClose(event)) => {
+                            // 1006 is the browser's "closed without a close frame".
+                            close_code.set((event.code != 1006).then_some(event.code));
+                            break;
+                        }
                         Err(_) => break,
                     }
                 }
             };
             // Either half ending means the connection is over.
             let _finished = select(std::pin::pin!(reader), std::pin::pin!(writer)).await;
-            on_event(SocketEvent::Closed);
+            on_event(SocketEvent::Closed {
+                code: close_code.get(),
+            });
         };
         wasm_bindgen_futures::spawn_local(async move {
             let _aborted_or_done = Abortable::new(run, registration).await;

@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use shared::{
-    ClientMessage, ErrorCode, IceCandidate, IceServer, IceTransportPolicy, PeerId, RoomName,
-    ServerMessage,
+    ClientMessage, ErrorCode, IceCandidate, IceServer, IceTransportPolicy, PeerId, ResumeToken,
+    RoomName, ServerMessage,
 };
 
 use super::status::Presence;
@@ -25,9 +25,14 @@ const MIN_ICE_REFRESH_MS: u64 = 10_000;
 pub enum Action {
     /// Send this to the server.
     Send(ClientMessage),
-    /// Close every call, if any: the other person is gone, or our membership is new and the
-    /// other side has forgotten the old call.
+    /// Close every call, if any: the other person is gone or hung up.
     ClosePeer,
+    /// We are in the room (again): `previous` is the id we had before this `joined`, if any.
+    /// The session keeps the calls that are still alive, closes the dead ones, and tells the
+    /// live ones our new id if it changed.
+    Joined { previous: Option<PeerId> },
+    /// Keep this token (with our id) for the next `join`, in this page and across a reload.
+    SaveSeat { token: ResumeToken, me: PeerId },
     /// Use these ICE settings for the next peer connection and ask again after `refresh_after`.
     UseIceServers {
         servers: Vec<IceServer>,
@@ -68,14 +73,23 @@ impl Notice {
 }
 
 /// Who is in the room, from this page's point of view.
+///
+/// A dropped socket does not forget who is here: the call goes on without the server, and
+/// the page takes its seat back when it reconnects (with the resume token it keeps).
 #[derive(Debug, Clone)]
 pub struct RoomState {
     room: RoomName,
-    /// Our id, known from the last `joined`.
+    /// Our id, from the last `joined`; kept while the socket is down.
     me: Option<PeerId>,
-    /// The other member, if any. Invariant: `None` while `presence` is `Waiting`/`PeerLeft`.
+    /// The other member, if any; kept while the socket is down (they are most likely still
+    /// there). `None` after they left.
     other: Option<PeerId>,
     presence: Presence,
+    /// Whether the server counts us as a member on the current connection (`joined` received
+    /// since it opened): relays can go out only then.
+    in_room: bool,
+    /// The latest resume token (from `joined` or `resume`), sent in the next `join`.
+    resume: Option<ResumeToken>,
 }
 
 impl RoomState {
@@ -85,6 +99,29 @@ impl RoomState {
             me: None,
             other: None,
             presence: Presence::Connecting,
+            in_room: false,
+            resume: None,
+        }
+    }
+
+    /// A room to join with `token`, kept from an earlier page of this tab (a reload).
+    pub fn resuming(room: RoomName, token: Option<ResumeToken>) -> Self {
+        Self {
+            resume: token,
+            ..Self::new(room)
+        }
+    }
+
+    /// The other members, while the server counts us as a member; `None` while it does not
+    /// (socket down, not joined yet): relays must wait.
+    pub fn members(&self) -> Option<Vec<PeerId>> {
+        self.in_room.then(|| self.other.iter().cloned().collect())
+    }
+
+    /// The other person is now known as `new` (their `hello` on a call's data channel).
+    pub fn readdress(&mut self, old: &PeerId, new: &PeerId) {
+        if self.other.as_ref() == Some(old) {
+            self.other = Some(new.clone());
         }
     }
 
@@ -111,36 +148,55 @@ impl RoomState {
             && self.other.is_some()
     }
 
-    /// The socket is open: join the room.
+    /// The socket is open: join the room, with the latest resume token to get our seat back.
     pub fn socket_opened(&mut self) -> Vec<Action> {
+        self.in_room = false;
         if self.presence != Presence::Offline {
             self.presence = Presence::Connecting;
         }
         vec![Action::Send(ClientMessage::Join {
             room: self.room.clone(),
-            resume: None,
+            resume: self.resume.clone(),
         })]
     }
 
-    /// The socket closed. Returns whether to reconnect: not when the room refused us.
+    /// The socket closed. Returns whether to reconnect: not when the room refused us or
+    /// another tab took our seat. Who is here is kept: the call goes on meanwhile.
     pub fn socket_closed(&mut self) -> bool {
-        self.me = None;
-        self.other = None;
-        if self.presence == Presence::Full {
+        self.in_room = false;
+        if matches!(self.presence, Presence::Full | Presence::Replaced) {
             return false;
         }
         self.presence = Presence::Offline;
         true
     }
 
+    /// The server closed the socket because a newer connection (another tab or window of this
+    /// browser, with our token) took our seat: the call continued there. No reconnect.
+    pub fn replaced(&mut self) -> Vec<Action> {
+        self.in_room = false;
+        self.presence = Presence::Replaced;
+        vec![Action::ClosePeer]
+    }
+
+    /// The person asks to take the call back here (after [`Self::replaced`]): connect again,
+    /// and the `join` with our token takes the seat back.
+    pub fn take_back(&mut self) {
+        if self.presence == Presence::Replaced {
+            self.presence = Presence::Connecting;
+        }
+    }
+
     /// The person hung up: close the call and tell the other member with `hang_up`. Both stay
     /// in the room, so the other side reads "They hung up." (not "left") and either may call
     /// again at once.
-    pub fn hang_up(&mut self) -> Vec<Action> {
+    /// `call_with` is the person of the running call, if any (whom the hang-up is for, even if
+    /// they are not back in the room yet); otherwise the other member.
+    pub fn hang_up(&mut self, call_with: Option<PeerId>) -> Vec<Action> {
         vec![
             Action::ClosePeer,
             Action::Send(ClientMessage::HangUp {
-                to: self.other.clone(),
+                to: call_with.or_else(|| self.other.clone()),
             }),
         ]
     }
@@ -148,16 +204,37 @@ impl RoomState {
     /// Applies one message from the server.
     pub fn on_message(&mut self, message: ServerMessage) -> Vec<Action> {
         match message {
-            ServerMessage::Joined { you, peers, .. } => {
-                self.me = Some(you);
+            ServerMessage::Joined {
+                you, peers, resume, ..
+            } => {
+                let previous = self.me.replace(you.clone());
                 self.other = peers.into_iter().next();
+                self.in_room = true;
                 self.presence = if self.other.is_some() {
                     Presence::Ready
                 } else {
                     Presence::Waiting
                 };
-                // Fetch ICE servers at once so no credential round trip delays the call.
-                vec![Action::ClosePeer, Action::Send(ClientMessage::IceServers)]
+                self.resume = Some(resume.clone());
+                vec![
+                    Action::SaveSeat {
+                        token: resume,
+                        me: you,
+                    },
+                    Action::Joined { previous },
+                    // Fetch ICE servers at once so no credential round trip delays the call.
+                    Action::Send(ClientMessage::IceServers),
+                ]
+            }
+            ServerMessage::Resume { resume } => {
+                self.resume = Some(resume.clone());
+                match &self.me {
+                    Some(me) => vec![Action::SaveSeat {
+                        token: resume,
+                        me: me.clone(),
+                    }],
+                    None => Vec::new(),
+                }
             }
             ServerMessage::Ready { .. } => {
                 if self.other.is_some() {
@@ -166,6 +243,7 @@ impl RoomState {
                 Vec::new()
             }
             ServerMessage::Full { .. } => {
+                self.in_room = false;
                 self.presence = Presence::Full;
                 Vec::new()
             }
@@ -219,8 +297,7 @@ impl RoomState {
             } => {
                 vec![Action::RemoteCandidate { candidate, from }]
             }
-            // Resume tokens are not used by this page yet.
-            ServerMessage::Pong | ServerMessage::Resume { .. } => Vec::new(),
+            ServerMessage::Pong => Vec::new(),
             ServerMessage::Error { code, message } => match code {
                 ErrorCode::IceUnavailable => vec![Action::Notify(Notice::IceUnavailable)],
                 // A relay raced with the other person leaving: `peer_left` says it all.
@@ -244,21 +321,26 @@ mod tests {
             room: room(),
             you: PeerId::new(you),
             peers: peers.iter().copied().map(PeerId::new).collect(),
-            resume: shared::ResumeToken::new(format!("token-{you}")),
+            resume: token(&format!("token-of-{you}")),
         }
+    }
+
+    fn token(text: &str) -> ResumeToken {
+        ResumeToken::new(text.to_owned())
+    }
+
+    fn join(resume: Option<&str>) -> Action {
+        Action::Send(ClientMessage::Join {
+            room: room(),
+            resume: resume.map(token),
+        })
     }
 
     /// Alone after joining: waiting, and ICE servers are requested at once.
     #[test]
     fn joining_an_empty_room_waits_and_asks_for_ice_servers() {
         let mut state = RoomState::new(room());
-        assert_eq!(
-            state.socket_opened(),
-            vec![Action::Send(ClientMessage::Join {
-                room: room(),
-                resume: None
-            })]
-        );
+        assert_eq!(state.socket_opened(), vec![join(None)]);
         assert_eq!(state.presence(), Presence::Connecting);
         let actions = state.on_message(joined("a", &[]));
         assert!(actions.contains(&Action::Send(ClientMessage::IceServers)));
@@ -324,19 +406,78 @@ mod tests {
         assert_eq!(state.presence(), Presence::Full);
     }
 
-    /// A lost socket is offline and reconnects; the re-join keeps saying offline until joined.
+    /// A lost socket is offline and reconnects, but remembers who is here (the call goes on);
+    /// relays wait until the re-join; the re-join carries the token and keeps the calls.
     #[test]
-    fn lost_socket_goes_offline_and_rejoins() {
+    fn lost_socket_keeps_the_room_and_rejoins_with_the_token() {
         let mut state = RoomState::new(room());
+        state.socket_opened();
         state.on_message(joined("a", &["b"]));
+        assert_eq!(state.members(), Some(vec![PeerId::new("b")]));
         assert!(state.socket_closed());
         assert_eq!(state.presence(), Presence::Offline);
-        assert_eq!(state.other(), None);
-        state.socket_opened();
+        assert_eq!(state.other(), Some(&PeerId::new("b")), "still here");
+        assert_eq!(state.me(), Some(&PeerId::new("a")));
+        assert_eq!(state.members(), None, "relays must wait");
+        assert_eq!(state.socket_opened(), vec![join(Some("token-of-a"))]);
         assert_eq!(state.presence(), Presence::Offline);
         let actions = state.on_message(joined("c", &["b"]));
-        assert_eq!(actions[0], Action::ClosePeer);
+        assert!(!actions.contains(&Action::ClosePeer), "the call is kept");
+        assert!(actions.contains(&Action::Joined {
+            previous: Some(PeerId::new("a"))
+        }));
+        assert!(actions.contains(&Action::SaveSeat {
+            token: token("token-of-c"),
+            me: PeerId::new("c")
+        }));
         assert_eq!(state.presence(), Presence::Ready);
+    }
+
+    /// A reloaded page sends the token it found in storage in its very first `join`; a fresh
+    /// `resume` from the server replaces the token and is saved.
+    #[test]
+    fn resumes_with_the_stored_token_and_keeps_the_latest() {
+        let mut state = RoomState::resuming(room(), Some(token("stored")));
+        assert_eq!(state.socket_opened(), vec![join(Some("stored"))]);
+        let actions = state.on_message(joined("a", &[]));
+        assert!(actions.contains(&Action::Joined { previous: None }));
+        assert_eq!(
+            state.on_message(ServerMessage::Resume {
+                resume: token("fresh")
+            }),
+            vec![Action::SaveSeat {
+                token: token("fresh"),
+                me: PeerId::new("a")
+            }]
+        );
+        state.socket_closed();
+        assert_eq!(state.socket_opened(), vec![join(Some("fresh"))]);
+    }
+
+    /// Another tab took the seat (close code 4001): the call ends here, no reconnect, until the
+    /// person takes it back.
+    #[test]
+    fn replaced_by_another_tab_does_not_reconnect() {
+        let mut state = RoomState::new(room());
+        state.on_message(joined("a", &["b"]));
+        assert_eq!(state.replaced(), vec![Action::ClosePeer]);
+        assert!(!state.socket_closed());
+        assert_eq!(state.presence(), Presence::Replaced);
+        state.take_back();
+        assert_eq!(state.presence(), Presence::Connecting);
+        assert_eq!(state.socket_opened(), vec![join(Some("token-of-a"))]);
+    }
+
+    /// The other person's `hello` re-addresses them; a stranger's id changes nothing.
+    #[test]
+    fn readdressed_when_the_other_rejoined_under_a_new_id() {
+        let mut state = RoomState::new(room());
+        state.on_message(joined("a", &["b"]));
+        state.readdress(&PeerId::new("zz"), &PeerId::new("yy"));
+        assert_eq!(state.other(), Some(&PeerId::new("b")));
+        state.readdress(&PeerId::new("b"), &PeerId::new("b2"));
+        assert_eq!(state.other(), Some(&PeerId::new("b2")));
+        assert_eq!(state.members(), Some(vec![PeerId::new("b2")]));
     }
 
     /// ICE servers are refreshed at 80 % of their lifetime, with the relay policy passed on.
@@ -431,7 +572,7 @@ mod tests {
         let mut state = RoomState::new(room());
         state.on_message(joined("b", &["a"]));
         assert_eq!(
-            state.hang_up(),
+            state.hang_up(None),
             vec![
                 Action::ClosePeer,
                 Action::Send(ClientMessage::HangUp {
@@ -440,6 +581,13 @@ mod tests {
             ]
         );
         assert!(state.is_ready(), "either side can call again at once");
+        assert_eq!(
+            state.hang_up(Some(PeerId::new("old-a")))[1],
+            Action::Send(ClientMessage::HangUp {
+                to: Some(PeerId::new("old-a"))
+            }),
+            "addressed to the person of the call, even before they are back"
+        );
     }
 
     /// The other side hearing `hang_up` closes its call, says so, and can call back; a

@@ -25,6 +25,9 @@ pub enum Presence {
     HungUp,
     /// Refused: the room already holds two people.
     Full,
+    /// Another tab or window of this browser took our seat (close code 4001): the call went
+    /// on there; nothing reconnects until the person takes it back.
+    Replaced,
 }
 
 /// How the peer connection is doing, once one exists.
@@ -88,12 +91,17 @@ pub const WAITING_SENTENCE: &str = "Waiting for someone — share this link";
 pub const RECONNECTING_SENTENCE: &str = "Reconnecting…";
 /// The sentence after the other person hung up (they are still in the room).
 pub const HUNG_UP_SENTENCE: &str = "They hung up. Press Call to call them again.";
+/// The sentence after another tab or window took the call.
+pub const REPLACED_SENTENCE: &str = "The call continued in another tab or window.";
+/// The separate note while the socket to the server is down (the call goes on without it).
+pub const SERVER_NOTE: &str = "Reconnecting to the server…";
 /// The sentence after the other person left.
 pub const PEER_LEFT_SENTENCE: &str = "The other person left. Waiting for someone — share this link";
 
 impl Status {
-    /// The status for a presence and, when a peer connection exists, its phase. Trouble with
-    /// the server outranks the call: a lost or refused connection is what the person must know.
+    /// The status for a presence and, when a peer connection exists, its phase. A refused
+    /// connection outranks the call; a lost one does not: the call goes on without the server,
+    /// and a separate note ([`SERVER_NOTE`]) says the page is reconnecting.
     pub fn of(presence: Presence, phase: Option<CallPhase>) -> Self {
         let plain = |state, sentence: &str| Self {
             state,
@@ -101,12 +109,10 @@ impl Status {
             route: None,
         };
         match (presence, phase) {
-            (Presence::Offline, _) => {
-                plain("offline", "Connection to the server lost. Reconnecting…")
-            }
             (Presence::Full, _) => {
                 plain("full", "This room is full: two people are already in it.")
             }
+            (Presence::Replaced, _) => plain("replaced", REPLACED_SENTENCE),
             (_, Some(CallPhase::Connecting)) => plain("calling", "Connecting the call…"),
             (_, Some(CallPhase::Connected(route))) => Self {
                 state: "connected",
@@ -141,6 +147,9 @@ impl Status {
                 },
                 route: None,
             },
+            (Presence::Offline, None) => {
+                plain("offline", "Connection to the server lost. Reconnecting…")
+            }
             (Presence::Connecting, None) => {
                 plain("connecting-signalling", "Connecting to the server…")
             }
@@ -250,11 +259,19 @@ mod tests {
         assert!(!CallPhase::Reconnecting { seconds: 1 }.is_failed());
     }
 
-    /// A lost server connection is shown even during a call.
+    /// A lost server connection does not hide a call that goes on without it; without a
+    /// call it is what the page says. A seat taken by another tab outranks everything.
     #[test]
-    fn offline_outranks_the_call() {
+    fn the_call_outranks_a_lost_server() {
         let status = Status::of(Presence::Offline, Some(CallPhase::Connected(None)));
-        assert_eq!(status.state, "offline");
+        assert_eq!(
+            (status.state, status.sentence.as_str()),
+            ("connected", "Connected")
+        );
+        assert_eq!(Status::of(Presence::Offline, None).state, "offline");
+        let replaced = Status::of(Presence::Replaced, Some(CallPhase::Connected(None)));
+        assert_eq!(replaced.state, "replaced");
+        assert_eq!(replaced.sentence, REPLACED_SENTENCE);
     }
 
     /// ICE states move the phase towards connected, and a connected call keeps its route.

@@ -244,7 +244,7 @@ async fn wait_for<T>(
                         return Ok(found);
                     }
                 }
-                SocketEvent::Closed => return Err("the connection closed".to_owned()),
+                SocketEvent::Closed { .. } => return Err("the connection closed".to_owned()),
             }
         }
         Err("the connection closed".to_owned())

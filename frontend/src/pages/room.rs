@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use crate::browser::location::room_link;
 use crate::browser::media::can_share_screen;
 use crate::call::controls::{Toggle, shortcut, takes_text};
-use crate::call::status::{CallPhase, Presence};
+use crate::call::status::{CallPhase, Presence, REPLACED_SENTENCE, SERVER_NOTE};
 use crate::components::{
     ChatPanel, ControlButton, DeviceMenus, Icon, MediaError, ShareLink, StatsPanel, StatusLine,
 };
@@ -86,6 +86,7 @@ fn Room(room: RoomName) -> impl IntoView {
         ) && ui.phase.get().is_none()
     };
     let is_full = move || presence.get() == Presence::Full;
+    let is_replaced = move || presence.get() == Presence::Replaced;
     let left_note = move || ui.peer_left.get() && presence.get() != Presence::PeerLeft;
 
     view! {
@@ -246,6 +247,11 @@ fn Room(room: RoomName) -> impl IntoView {
                     "The call could not connect — run the connection check"
                 </a>
             </p>
+            // The call goes on while the page reconnects to the server: the status line keeps
+            // saying "Connected", and only this note tells.
+            <p id="server-note" class="note" role="status" hidden=move || !ui.server_note.get()>
+                {SERVER_NOTE}
+            </p>
             <p id="peer-left-note" class="note" hidden=move || !left_note()>
                 "The other person left."
             </p>
@@ -257,6 +263,16 @@ fn Room(room: RoomName) -> impl IntoView {
                 <ShareLink link/>
             </section>
 
+            <section class="panel alert" hidden=move || !is_replaced()>
+                <p id="replaced-note">{REPLACED_SENTENCE}</p>
+                <button
+                    id="take-back"
+                    type="button"
+                    on:click=move |_| session.with_value(|session| session.take_back())
+                >
+                    "Take the call back here"
+                </button>
+            </section>
             <section class="panel alert" hidden=move || !is_full()>
                 <p>"This room is full. Only two people can be in a call."</p>
                 <p><a id="back-home" href="/">"Back to the start page"</a></p>

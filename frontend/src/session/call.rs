@@ -92,6 +92,22 @@ impl Call {
         &self.channel
     }
 
+    /// The other person's id, as relays address them now.
+    pub(super) fn other(&self) -> &PeerId {
+        &self.other
+    }
+
+    /// The other person came back under `new` (their `hello`): relays go there from now on.
+    /// Keys and events of this call stay valid: they find it by its generation.
+    pub(super) fn readdress(&mut self, new: PeerId) {
+        self.other = new;
+    }
+
+    /// Whether this call ever connected (its stats timer starts then).
+    pub(super) fn has_connected(&self) -> bool {
+        self.stats_poll.is_some()
+    }
+
     pub(super) fn generation(&self) -> u64 {
         self.generation
     }
@@ -283,7 +299,7 @@ impl Session {
     }
 
     /// Ends the call with `other`, if any, and clears the remote video.
-    fn end_call(&self, other: &PeerId) {
+    pub(super) fn end_call(&self, other: &PeerId) {
         let call = self.state.borrow_mut().calls.remove_entry(other);
         self.close_calls(call.into_iter().collect());
     }
@@ -342,10 +358,12 @@ impl Session {
         let super::State {
             calls, transport, ..
         } = &mut *state;
+        // By generation, which is unique: the other person's id may have changed since the
+        // key was made (see `Call::readdress`).
         calls
-            .get_mut(&key.other)
-            .filter(|call| call.generation == key.generation)
-            .map(|call| f(call, transport.as_deref()))
+            .values_mut()
+            .find(|call| call.generation == key.generation)
+            .map(|call| f(call, transport.as_deref().map(|t| t as &dyn Transport)))
     }
 
     fn on_peer_event(&self, key: &CallKey, event: PeerEvent) {
@@ -353,7 +371,7 @@ impl Session {
             PeerEvent::LocalCandidate(candidate) => {
                 self.with_call(key, |call, transport| {
                     let ready = call.local_candidates.push(candidate);
-                    send_candidates(transport, ready, &key.other);
+                    send_candidates(transport, ready, &call.other);
                 });
             }
             PeerEvent::NegotiationNeeded => self.make_offer(key),
@@ -419,7 +437,8 @@ impl Session {
                 call.negotiation.offer_finished();
                 match made {
                     Ok((DescriptionKind::Offer, sdp)) => {
-                        call.send_description(transport, &key.other, DescriptionKind::Offer, sdp);
+                        let to = call.other.clone();
+                        call.send_description(transport, &to, DescriptionKind::Offer, sdp);
                     }
                     // The other side's offer won meanwhile; its answer path sends ours.
                     Ok((DescriptionKind::Answer, _)) => {}
@@ -511,7 +530,8 @@ impl Session {
                 let answered = peer.set_local_description().await;
                 session.with_call(&key, |call, transport| match answered {
                     Ok((DescriptionKind::Answer, sdp)) => {
-                        call.send_description(transport, &key.other, DescriptionKind::Answer, sdp);
+                        let to = call.other.clone();
+                        call.send_description(transport, &to, DescriptionKind::Answer, sdp);
                     }
                     Ok((DescriptionKind::Offer, _)) => {}
                     Err(error) => warn("could not answer", &error),

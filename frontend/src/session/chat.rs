@@ -239,6 +239,7 @@ impl Session {
     pub(super) fn on_chat_message(&self, key: &CallKey, message: PeerMessage) {
         match message {
             PeerMessage::State { .. } => {}
+            PeerMessage::Hello { peer, .. } => self.on_hello(key, peer),
             PeerMessage::Chat { text, .. } => {
                 // Only while the call runs, and only text within the rules.
                 if self.with_call(key, |_, _| ()).is_some()

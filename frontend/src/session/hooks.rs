@@ -4,6 +4,8 @@
 //!
 //! - `window.__peerConnection`: the `RTCPeerConnection` of the current call, or `null`; the
 //!   end-to-end harness calls `getStats()` on it.
+//! - `window.__peerId`: this page's peer id from its last `joined` (the resilience tests tell a
+//!   seat taken back from a new one by it).
 //! - [`Session::peer_connection`] and [`Session::pending_remote_candidates`] for the
 //!   wasm-bindgen tests.
 
@@ -24,6 +26,18 @@ pub(super) fn set_peer_connection(peer: Option<&PeerConnection>) {
         // Failing to set a property on `window` only blinds the tests.
         let _ignored =
             js_sys::Reflect::set(&window, &JsValue::from_str(PEER_CONNECTION_HOOK), &value);
+    }
+}
+
+/// Sets `window.__peerId` to `peer`.
+pub(super) fn set_peer_id(peer: &shared::PeerId) {
+    if let Some(window) = web_sys::window() {
+        // Failing to set a property on `window` only blinds the tests.
+        let _ignored = js_sys::Reflect::set(
+            &window,
+            &JsValue::from_str("__peerId"),
+            &JsValue::from_str(peer.as_str()),
+        );
     }
 }
 

@@ -7,6 +7,11 @@
 //! [`LinkEvent`]s through [`LinkEvents`], which holds the session weakly. Whether to reconnect is
 //! not the link's decision (a full room must not come back): the session asks for it.
 //! [`refresh_ice_after`] is the timer that asks the server for fresh ICE servers.
+//!
+//! A socket can look open and be dead (after sleep, or a proxy that dropped it silently):
+//! [`Transport::check`] sends a `ping` and, without a `pong` within
+//! [`PONG_TIMEOUT`](crate::call::liveness::PONG_TIMEOUT), drops the socket and reports it
+//! closed, so the session reconnects.
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -20,6 +25,7 @@ use super::Session;
 use crate::browser::socket::{SignallingSocket, SocketEvent};
 use crate::browser::warn;
 use crate::call::backoff::reconnect_delay;
+use crate::call::liveness::PONG_TIMEOUT;
 
 /// What a transport reports to its session.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,7 +36,13 @@ pub enum LinkEvent {
     Message(ServerMessage),
     /// The link went down; nothing sent now arrives.
     Closed,
+    /// The server closed the link because a newer connection with our resume token (another
+    /// tab or window) took our seat (close code [`REPLACED_CLOSE_CODE`]).
+    Replaced,
 }
+
+/// The close code the server uses when a newer connection took this one's seat.
+pub const REPLACED_CLOSE_CODE: u16 = 4001;
 
 /// Where a transport reports its events: the session, held weakly, so a transport never keeps
 /// a stopped session alive.
@@ -68,6 +80,9 @@ pub trait Transport {
     /// The server let us in (`joined`): the link works again, so the next drop starts the
     /// backoff from the beginning.
     fn joined(&self) {}
+    /// The page may have slept or been frozen: make sure the link still works (a `ping` that
+    /// must be answered), and if it is down, reconnect now rather than after the backoff.
+    fn check(&self) {}
 }
 
 /// The signalling WebSocket, reconnected with exponential backoff and jitter.
@@ -86,6 +101,9 @@ struct SocketState {
     attempt: u32,
     /// The pending reconnect; dropping it cancels it.
     retry: Option<Timeout>,
+    /// Set while a `ping` of [`Transport::check`] waits for its `pong`: the socket is declared
+    /// dead when it fires. Dropping it (on the `pong`) cancels it.
+    pong_due: Option<Timeout>,
 }
 
 impl SocketLink {
@@ -117,20 +135,51 @@ impl SocketLink {
             }
             Err(error) => {
                 warn("cannot open the signalling socket", &error);
-                self.on_socket_event(SocketEvent::Closed);
+                self.on_socket_event(SocketEvent::Closed { code: None });
             }
         }
     }
 
     fn on_socket_event(&self, event: SocketEvent) {
         match event {
-            SocketEvent::Message(message) => self.events.report(LinkEvent::Message(message)),
-            SocketEvent::Closed => {
-                // Dropped outside the borrow: dropping the socket aborts its task.
-                let socket = self.state.borrow_mut().socket.take();
-                drop(socket);
-                self.events.report(LinkEvent::Closed);
+            SocketEvent::Message(message) => {
+                if message == ServerMessage::Pong {
+                    let due = self.state.borrow_mut().pong_due.take();
+                    drop(due);
+                }
+                self.events.report(LinkEvent::Message(message));
             }
+            SocketEvent::Closed { code } => {
+                // Dropped outside the borrow: dropping the socket aborts its task.
+                let (socket, due) = {
+                    let mut state = self.state.borrow_mut();
+                    (state.socket.take(), state.pong_due.take())
+                };
+                drop((socket, due));
+                self.events.report(if code == Some(REPLACED_CLOSE_CODE) {
+                    LinkEvent::Replaced
+                } else {
+                    LinkEvent::Closed
+                });
+            }
+        }
+    }
+
+    /// No `pong` in time: the socket is dead even if the browser has not noticed. Dropping it
+    /// closes it (a late close event is not reported: the handle is gone).
+    fn pong_missed(&self) {
+        let socket = {
+            let mut state = self.state.borrow_mut();
+            state.pong_due = None;
+            state.socket.take()
+        };
+        if socket.is_some() {
+            drop(socket);
+            warn(
+                "the signalling socket did not answer a ping; reconnecting",
+                &JsValue::UNDEFINED,
+            );
+            self.events.report(LinkEvent::Closed);
         }
     }
 }
@@ -169,6 +218,34 @@ impl Transport for SocketLink {
 
     fn joined(&self) {
         self.state.borrow_mut().attempt = 0;
+    }
+
+    fn check(&self) {
+        let mut state = self.state.borrow_mut();
+        match &state.socket {
+            Some(socket) => {
+                if state.pong_due.is_some() {
+                    return; // A check is already waiting for its pong.
+                }
+                if !socket.send(&ClientMessage::Ping) {
+                    return; // The queue is stuck; the socket's own close will tell.
+                }
+                let this = self.this.clone();
+                state.pong_due = Some(Timeout::new(millis(PONG_TIMEOUT), move || {
+                    if let Some(link) = this.upgrade() {
+                        link.pong_missed();
+                    }
+                }));
+            }
+            None if state.retry.is_some() => {
+                // Waiting out a backoff that may have grown long while the page slept: the
+                // person is looking now, so try at once.
+                state.retry = None;
+                drop(state);
+                self.connect();
+            }
+            None => {}
+        }
     }
 }
 

@@ -9,7 +9,10 @@
 //! The module is cut by job:
 //! - this file: starting and stopping, server messages turned into actions, the camera;
 //! - [`link`]: the [`Transport`] to the server (the WebSocket with reconnects) and the ICE
-//!   server refresh;
+//!   server refresh; `outgoing.rs`: relays held while the server cannot relay them;
+//! - `rejoin.rs`: the calls outliving the socket — back in the room after a reconnect or a
+//!   reload, a new id told to the other side, the page's seat kept across reloads, checks
+//!   after sleep;
 //! - `call.rs`: the calls — peer connection, negotiation, candidates, route, live stats — keyed by the
 //!   other person's [`PeerId`] (at most one entry while rooms hold two people);
 //! - `chat.rs`: chat and file transfers over the call's data channels, and [`chat_ui`] the
@@ -29,7 +32,9 @@ mod devices;
 #[cfg(feature = "test-hooks")]
 mod hooks;
 pub mod link;
+mod outgoing;
 mod recovery;
+mod rejoin;
 mod screen;
 pub mod ui;
 
@@ -47,17 +52,31 @@ use crate::browser::media::{LocalMedia, open_camera, open_camera_and_microphone,
 use crate::browser::peer::IceConfig;
 use crate::call::controls::{Controls, Toggle};
 use crate::call::room::{Action, RoomState};
+use crate::call::seat::StoredSeat;
 use crate::call::status::Presence;
 
 use call::Call;
 pub use link::{LinkEvent, LinkEvents, SocketLink, Transport};
+use outgoing::Outgoing;
 use ui::SessionUi;
 pub use ui::SessionView;
 
 struct State {
     room: RoomState,
     /// `None` once stopped: nothing is sent any more.
-    transport: Option<Rc<dyn Transport>>,
+    transport: Option<Rc<Outgoing>>,
+    /// The `sessionStorage` key the seat is kept under; `None` for sessions that must not
+    /// touch storage (the browser tests' stand-in servers).
+    seat_key: Option<String>,
+    /// The peer id of the seat claimed from storage at start (a reload), until the first
+    /// `joined` tells whether it came back.
+    claimed_seat: Option<PeerId>,
+    /// Whether the stored seat is this page's: claimed at start or saved from our own
+    /// `joined`. Only then may leaving release it: a copy of a live tab that joined without it
+    /// must not hand the original's seat to its own next load.
+    owns_stored_seat: bool,
+    /// Page-lifecycle listeners and the stall watch; dropped on stop.
+    watchers: Option<rejoin::Watchers>,
     ice: IceConfig,
     /// Asks for fresh ICE servers before their `ttl` ends; dropping it cancels.
     ice_refresh: Option<Timeout>,
@@ -107,9 +126,20 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    /// Opens the signalling socket and joins `room`.
+    /// Opens the signalling socket and joins `room`, with the seat this tab had in it before
+    /// a reload (kept in `sessionStorage`), and watches the page for sleep and leaving.
     pub fn start(room: RoomName) -> Rc<Self> {
-        Self::with_transport(room, |events| SocketLink::new(signalling_url(), events))
+        let key = crate::call::seat::storage_key(room.as_str());
+        let claimed =
+            crate::call::seat::claim_at_start(crate::browser::storage::get(&key).as_deref());
+        if let Some(seat) = &claimed {
+            crate::browser::storage::set(&key, &seat.marked(true).to_json());
+        }
+        let session = Self::build(room, Some(key), claimed, |events| {
+            SocketLink::new(signalling_url(), events)
+        });
+        session.watch_page();
+        session
     }
 
     /// A session reaching the server through the transport `connect` builds, handing it where
@@ -118,12 +148,28 @@ impl Session {
         room: RoomName,
         connect: impl FnOnce(LinkEvents) -> Rc<T>,
     ) -> Rc<Self> {
+        Self::build(room, None, None, connect)
+    }
+
+    fn build<T: Transport + 'static>(
+        room: RoomName,
+        seat_key: Option<String>,
+        claimed: Option<StoredSeat>,
+        connect: impl FnOnce(LinkEvents) -> Rc<T>,
+    ) -> Rc<Self> {
+        let token = claimed
+            .as_ref()
+            .map(|seat| shared::ResumeToken::new(seat.token.clone()));
         let session = Rc::new_cyclic(|this: &Weak<Self>| Self {
             this: this.clone(),
             ui: SessionUi::new(),
             state: RefCell::new(State {
-                room: RoomState::new(room),
+                room: RoomState::resuming(room, token),
                 transport: None,
+                seat_key,
+                owns_stored_seat: claimed.is_some(),
+                claimed_seat: claimed.map(|seat| seat.peer),
+                watchers: None,
                 ice: IceConfig::default(),
                 ice_refresh: None,
                 media: None,
@@ -136,7 +182,8 @@ impl Session {
                 saved_files: Vec::new(),
             }),
         });
-        let transport: Rc<dyn Transport> = connect(LinkEvents(Rc::downgrade(&session)));
+        let link: Rc<dyn Transport> = connect(LinkEvents(Rc::downgrade(&session)));
+        let transport = Rc::new(Outgoing::new(link));
         session.state.borrow_mut().transport = Some(Rc::clone(&transport));
         transport.open();
         session
@@ -149,7 +196,7 @@ impl Session {
 
     /// Releases everything: the calls, the camera, timers and the link. Idempotent.
     pub fn stop(&self) {
-        let (calls, media, transport, timer, screen) = {
+        let (calls, media, transport, timer, screen, watchers) = {
             let mut state = self.state.borrow_mut();
             (
                 std::mem::take(&mut state.calls),
@@ -157,11 +204,12 @@ impl Session {
                 state.transport.take(),
                 state.ice_refresh.take(),
                 state.screen.take(),
+                state.watchers.take(),
             )
         };
         // Released outside the borrow: closing things may fire events synchronously.
         self.close_calls(calls);
-        drop((media, transport, timer, screen));
+        drop((media, transport, timer, screen, watchers));
     }
 
     fn send(&self, message: ClientMessage) {
@@ -178,41 +226,51 @@ impl Session {
                     let State {
                         calls, transport, ..
                     } = &mut *state;
+                    // Candidates held while the link was down go to the outbox, which keeps
+                    // them until we are back in the room.
+                    let transport = transport.as_deref().map(|t| t as &dyn Transport);
                     for (other, call) in calls.iter_mut() {
-                        call.signalling(true, transport.as_deref(), other);
+                        call.signalling(true, transport, other);
                     }
                     state.room.socket_opened()
                 };
                 self.run(actions);
             }
             LinkEvent::Message(message) => self.on_server_message(message),
-            LinkEvent::Closed => {
-                let (reconnect, presence, transport) = {
-                    let mut state = self.state.borrow_mut();
-                    let reconnect = state.room.socket_closed();
-                    for (other, call) in state.calls.iter_mut() {
-                        call.signalling(false, None, other);
-                    }
-                    (reconnect, state.room.presence(), state.transport.clone())
-                };
-                if reconnect && let Some(transport) = transport {
-                    transport.reconnect();
-                }
-                self.ui.presence.set(presence);
-            }
+            LinkEvent::Closed => self.on_link_lost(),
+            LinkEvent::Replaced => self.on_replaced(),
         }
     }
 
     /// Applies one message from the server.
     fn on_server_message(&self, message: ServerMessage) {
         let joined = matches!(message, ServerMessage::Joined { .. });
-        let (actions, presence, transport) = {
+        if let ServerMessage::HangUp { from, .. } = &message
+            && !self.state.borrow().calls.contains_key(from)
+        {
+            // No call with them: nothing to end (a reloaded page hangs up the call its
+            // previous page had, in case this side still shows it).
+            return;
+        }
+        let (actions, presence, transport, members) = {
             let mut state = self.state.borrow_mut();
             let actions = state.room.on_message(message);
-            (actions, state.room.presence(), state.transport.clone())
+            (
+                actions,
+                state.room.presence(),
+                state.transport.clone(),
+                state.room.members(),
+            )
         };
-        if joined && let Some(transport) = transport {
-            transport.joined();
+        if let Some(transport) = transport {
+            if joined {
+                transport.joined();
+            }
+            // Relays that waited for us or for them to be back in the room go out now.
+            transport.set_members(members);
+        }
+        if joined || presence == Presence::Full {
+            self.ui.server_note.set(false);
         }
         self.ui.presence.set(presence);
         if presence == Presence::PeerLeft {
@@ -246,6 +304,8 @@ impl Session {
                     self.on_remote_candidate(candidate, &from);
                 }
                 Action::Notify(notice) => self.ui.notice.set(Some(notice)),
+                Action::Joined { previous } => self.on_joined(previous),
+                Action::SaveSeat { token, me } => self.save_seat(token, me),
             }
         }
     }
@@ -411,7 +471,11 @@ impl Session {
 
     /// Ends the call for both sides with `hang_up`; both stay in the room.
     pub fn hang_up(&self) {
-        let actions = self.state.borrow_mut().room.hang_up();
+        let actions = {
+            let mut state = self.state.borrow_mut();
+            let call_with = state.calls.keys().next().cloned();
+            state.room.hang_up(call_with)
+        };
         self.run(actions);
     }
 

@@ -30,6 +30,9 @@ pub(super) struct SessionUi {
     pub(super) notice: RwSignal<Option<Notice>>,
     /// Set when the other person left, cleared when a new call starts.
     pub(super) peer_left: RwSignal<bool>,
+    /// True while the socket to the server is down and being reconnected (cleared by the next
+    /// `joined`): the call goes on, and a small note says so.
+    pub(super) server_note: RwSignal<bool>,
     /// The microphone and camera buttons.
     pub(super) controls: RwSignal<Controls>,
     /// What the other person last said of their controls (reset when a call begins or ends).
@@ -67,6 +70,7 @@ impl SessionUi {
             media_problem: RwSignal::new(None),
             notice: RwSignal::new(None),
             peer_left: RwSignal::new(false),
+            server_note: RwSignal::new(false),
             controls: RwSignal::new(Controls::default()),
             remote_controls: RwSignal::new(RemoteControls::default()),
             remote_initial: RwSignal::new("?".to_owned()),
@@ -92,6 +96,7 @@ impl SessionUi {
             media_problem: self.media_problem.read_only(),
             notice: self.notice.read_only(),
             peer_left: self.peer_left.read_only(),
+            server_note: self.server_note.read_only(),
             controls: self.controls.read_only(),
             remote_controls: self.remote_controls.read_only(),
             remote_initial: self.remote_initial.read_only(),
@@ -122,6 +127,8 @@ pub struct SessionView {
     pub notice: ReadSignal<Option<Notice>>,
     /// Set when the other person left, cleared when a new call starts.
     pub peer_left: ReadSignal<bool>,
+    /// True while the page reconnects to the server (shown as a note beside the status).
+    pub server_note: ReadSignal<bool>,
     /// The microphone and camera buttons.
     pub controls: ReadSignal<Controls>,
     /// What the other person last said of their controls.
