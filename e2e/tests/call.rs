@@ -330,6 +330,33 @@ async fn closing_a_tab_tells_the_other_who_can_call_again() -> anyhow::Result<()
     Ok(())
 }
 
+/// The other person closing their tab ends the call on this side at once ("They hung up."),
+/// long before the server gives up on their seat (the default 30 s resume grace): the page
+/// hangs up as it goes.
+#[tokio::test]
+async fn a_closed_tab_ends_the_call_before_the_grace_is_over() -> anyhow::Result<()> {
+    let stack = Stack::start(StackOptions::default()).await?;
+    let (alice, bob) = two_people_with_video(&stack).await?;
+    alice.click("call").await?;
+    assert_in_call(&alice, &bob).await?;
+    let closed = std::time::Instant::now();
+    // As a person closes the tab (the page's `pagehide` runs), not a killed browser.
+    bob.driver.close_window().await?;
+    alice.wait_state("hung-up").await?;
+    let after = closed.elapsed();
+    eprintln!(
+        "figure: call ended on the other side {} ms after the tab closed",
+        after.as_millis()
+    );
+    // The seat is held for 30 s: only the data channel can have told Alice this soon.
+    assert!(
+        after < std::time::Duration::from_secs(15),
+        "the call ended only after {after:?}"
+    );
+    alice.wait_text("They hung up.").await?;
+    Ok(())
+}
+
 /// Camera and microphone denied: the page explains it and offers a retry.
 #[tokio::test]
 async fn denied_camera_is_explained() -> anyhow::Result<()> {

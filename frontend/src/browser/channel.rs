@@ -41,6 +41,10 @@ pub enum ChannelEvent {
     Text(String),
     /// A binary message arrived (files channel).
     Binary(ArrayBuffer),
+    /// The channel closed by itself: the other page closed its peer connection (it hung up,
+    /// reloaded or was closed). Never sent for our own [`DataChannel::close`], which removes
+    /// the listeners first.
+    Closed,
 }
 
 /// The call's data channel and its listeners.
@@ -84,6 +88,10 @@ impl DataChannel {
             EventListener::new(&channel, "open", {
                 let on_event = std::rc::Rc::clone(&on_event);
                 move |_| on_event(ChannelEvent::Open)
+            }),
+            EventListener::new(&channel, "close", {
+                let on_event = std::rc::Rc::clone(&on_event);
+                move |_| on_event(ChannelEvent::Closed)
             }),
             EventListener::new(&channel, "message", move |event| {
                 let Some(data) = event.dyn_ref::<MessageEvent>().map(MessageEvent::data) else {

@@ -201,6 +201,17 @@ impl RoomState {
         ]
     }
 
+    /// The call with `from` ended on their side (`hang_up`, or their page closed its peer
+    /// connection): close ours and say so; both stay in the room and either may call again.
+    /// Nothing changes when `from` is not the other member.
+    pub fn call_closed_by(&mut self, from: &PeerId) -> Vec<Action> {
+        if self.other.as_ref() != Some(from) {
+            return Vec::new();
+        }
+        self.presence = Presence::HungUp;
+        vec![Action::ClosePeer]
+    }
+
     /// Applies one message from the server.
     pub fn on_message(&mut self, message: ServerMessage) -> Vec<Action> {
         match message {
@@ -274,13 +285,7 @@ impl RoomState {
                     refresh_after: Duration::from_millis(refresh_ms),
                 }]
             }
-            ServerMessage::HangUp { from, .. } => {
-                if self.other.as_ref() != Some(&from) {
-                    return Vec::new();
-                }
-                self.presence = Presence::HungUp;
-                vec![Action::ClosePeer]
-            }
+            ServerMessage::HangUp { from, .. } => self.call_closed_by(&from),
             ServerMessage::Offer { sdp, from, .. } => {
                 if self.other.is_none() {
                     self.other = Some(from.clone());

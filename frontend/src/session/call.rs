@@ -345,7 +345,21 @@ impl Session {
             }
             // Binary messages belong on the files channel.
             ChannelEvent::Binary(_) => {}
+            ChannelEvent::Closed => self.on_call_closed_remotely(key),
         }
+    }
+
+    /// The other page closed its peer connection (its person hung up, reloaded or closed the
+    /// tab): the call cannot come back, so it ends now, as a `hang_up` would end it, rather
+    /// than showing "Reconnecting…" until the server gives up on their seat (the resume grace).
+    /// A reloaded page takes its seat back and can be called again at once.
+    fn on_call_closed_remotely(&self, key: &CallKey) {
+        let Some(other) = self.with_call(key, |call, _| call.other().clone()) else {
+            return;
+        };
+        let actions = self.state.borrow_mut().room.call_closed_by(&other);
+        self.ui.presence.set(self.state.borrow().room.presence());
+        self.run(actions);
     }
 
     /// Runs `f` on the call `key`, if it is still running, with the link to send on.

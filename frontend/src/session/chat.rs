@@ -232,6 +232,8 @@ impl Session {
                 }
             }
             ChannelEvent::Binary(chunk) => self.on_chunk(key, &chunk),
+            // The "app" channel closes with it and ends the call: that is where it is handled.
+            ChannelEvent::Closed => {}
         }
     }
 

@@ -71,9 +71,22 @@ impl Session {
         match event {
             PageEvent::Visible => self.check_connections(),
             // A reload or a new page of this tab may take the seat now...
-            PageEvent::Hiding => self.mark_seat(false),
+            PageEvent::Hiding => {
+                self.mark_seat(false);
+                self.hang_up_on_leaving();
+            }
             // ...unless this page came back from the back-forward cache.
             PageEvent::Showing => self.mark_seat(true),
+        }
+    }
+
+    /// The page is going away (closed, reloaded, navigated): its calls cannot outlive it, so
+    /// they end now with `hang_up`, and the other person reads "They hung up." at once instead
+    /// of watching "Reconnecting…" until the server gives up on this seat (the resume grace).
+    /// A reload takes the seat back and can be called again straight away.
+    fn hang_up_on_leaving(&self) {
+        if !self.state.borrow().calls.is_empty() {
+            self.hang_up();
         }
     }
 
