@@ -256,7 +256,6 @@ impl Browser {
         let mut caps = DesiredCapabilities::firefox();
         caps.set_firefox_binary(&firefox_binary()?.to_string_lossy())?;
         caps.set_headless()?;
-        caps.add_arg("--window-size=1000,760")?;
         caps.add_arg("-profile")?;
         caps.add_arg(&profile.to_string_lossy())?;
         let mut prefs = FirefoxPreferences::new();

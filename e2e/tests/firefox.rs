@@ -17,6 +17,14 @@ async fn stack() -> anyhow::Result<Stack> {
     .await
 }
 
+/// A new Firefox, saying how long it took to start (slow next to Chromium).
+async fn started_firefox(stack: &Stack) -> anyhow::Result<Browser> {
+    let start = std::time::Instant::now();
+    let firefox = stack.firefox().await?;
+    eprintln!("{} started in {:?}", firefox.name, start.elapsed());
+    Ok(firefox)
+}
+
 /// `caller` presses Call after both got video in one room; returns once both pages say
 /// `connected` and audio and video flow both ways (see `e2e::media`), with each side's stats.
 async fn call(caller: &Browser, callee: &Browser, room: &str) -> anyhow::Result<[CallStats; 2]> {
@@ -24,12 +32,20 @@ async fn call(caller: &Browser, callee: &Browser, room: &str) -> anyhow::Result<
         person.join_with_video(room).await?;
     }
     caller.click("call").await?;
+    let pressed = std::time::Instant::now();
     for (person, other) in [(caller, callee), (callee, caller)] {
         if let Err(error) = person.wait_state("connected").await {
             anyhow::bail!("{error}\nother side: {}", other.diagnostics().await);
         }
     }
+    let connected = pressed.elapsed();
     let (a, b) = wait_media_flowing(caller, callee).await?;
+    eprintln!(
+        "{} called {}: both connected {connected:?} after Call, media both ways after {:?}",
+        caller.name,
+        callee.name,
+        pressed.elapsed()
+    );
     Ok([a, b])
 }
 
@@ -75,7 +91,7 @@ async fn assert_both_see_and_hear(
 async fn chromium_calls_firefox_video_and_audio_both_ways() -> anyhow::Result<()> {
     let stack = stack().await?;
     let chromium = stack.browser(e2e::BrowserOptions::default()).await?;
-    let firefox = stack.firefox().await?;
+    let firefox = started_firefox(&stack).await?;
     let stats = call(&chromium, &firefox, &stack.new_room_url()).await?;
     assert_both_see_and_hear([&chromium, &firefox], &stats).await?;
     firefox.screenshot("firefox-called-by-chromium").await?;
@@ -87,7 +103,7 @@ async fn chromium_calls_firefox_video_and_audio_both_ways() -> anyhow::Result<()
 async fn firefox_calls_chromium_video_and_audio_both_ways() -> anyhow::Result<()> {
     let stack = stack().await?;
     let chromium = stack.browser(e2e::BrowserOptions::default()).await?;
-    let firefox = stack.firefox().await?;
+    let firefox = started_firefox(&stack).await?;
     let stats = call(&firefox, &chromium, &stack.new_room_url()).await?;
     assert_both_see_and_hear([&firefox, &chromium], &stats).await?;
     firefox.screenshot("firefox-calling-chromium").await?;
