@@ -10,6 +10,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 TRUNK_VERSION="0.21.14"        # 0.22 needs a newer rustc than the machines have
 BINARYEN_VERSION="132"         # Debian's binaryen (108) is too old for current rustc output
 AXE_CORE_VERSION="4.14.1"      # the accessibility checker the end-to-end tests run in the page
+GECKODRIVER_VERSION="0.37.1"   # Firefox's WebDriver server; not packaged by Debian, built by cargo
 
 step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
 note() { printf '    %s\n' "$*"; }
@@ -106,6 +107,23 @@ ensure_web_tools() {
 ensure_test_services() {
   ensure_cmds chromium:chromium chromedriver:chromium-driver turnserver:coturn \
     redis-server:redis-server ip:iproute2 unshare:util-linux
+}
+
+# Firefox and geckodriver, for the end-to-end calls between Firefox and Chromium
+# (e2e/tests/firefox.rs). Debian packages Firefox ESR but not geckodriver, which cargo builds.
+ensure_firefox() {
+  ensure_cmds firefox-esr:firefox-esr
+  need_cmd geckodriver && return 0
+  need_cmd cargo || die "geckodriver is missing and cargo is not there to build it: install Rust with rustup first (https://rustup.rs)"
+  step "Installing geckodriver $GECKODRIVER_VERSION (cargo; about 3 minutes, once)"
+  if ! cargo install --locked "geckodriver@$GECKODRIVER_VERSION"; then
+    # The registry mirror can lag behind a version pinned in geckodriver's lock file.
+    note "cargo install --locked failed (a pinned dependency missing from the registry?):"
+    note "trying again without --locked, with the newest compatible dependencies"
+    cargo install "geckodriver@$GECKODRIVER_VERSION" \
+      || die "could not build geckodriver $GECKODRIVER_VERSION with cargo (see above)"
+  fi
+  need_cmd geckodriver || die "'geckodriver' is still missing after cargo install: is ~/.cargo/bin on PATH?"
 }
 
 # axe-core is a JavaScript file, not a command: kept under target/, its path exported for the

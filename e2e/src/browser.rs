@@ -1,4 +1,5 @@
-//! One headless Chromium driven over WebDriver, with the page's contract (ids, `data-state`,
+//! One headless browser driven over WebDriver — Chromium through chromedriver, or Firefox
+//! through a geckodriver of its own — with the page's contract (ids, `data-state`,
 //! `window.__peerConnection`) wrapped in typed helpers.
 
 use std::{path::Path, time::Duration};
@@ -6,11 +7,14 @@ use std::{path::Path, time::Duration};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use thirtyfour::{
-    ChromiumLikeCapabilities, DesiredCapabilities, WebDriver, extensions::cdp::ChromeDevTools,
-    prelude::*,
+    ChromiumLikeCapabilities, DesiredCapabilities, WebDriver,
+    common::capabilities::firefox::FirefoxPreferences, extensions::cdp::ChromeDevTools, prelude::*,
 };
 
-use crate::{PATIENCE, artifacts_dir, process::Chromedriver};
+use crate::{
+    PATIENCE, artifacts_dir,
+    process::{Chromedriver, Geckodriver},
+};
 
 /// How a browser is started.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +45,29 @@ const FLAGS: &[&str] = &[
     "--autoplay-policy=no-user-gesture-required",
     "--window-size=1000,760",
 ];
+
+/// Firefox's preferences for a real call with fake devices on loopback (../shared/TOOLCHAIN.md):
+/// fake camera and microphone, granted without a prompt, loopback and unobfuscated host
+/// candidates (no mDNS names, which nothing resolves in the namespace), autoplay allowed.
+const FIREFOX_PREFS: &[(&str, bool)] = &[
+    ("media.navigator.streams.fake", true),
+    ("media.navigator.permission.disabled", true),
+    ("media.peerconnection.ice.loopback", true),
+    ("media.peerconnection.ice.obfuscate_host_addresses", false),
+];
+
+/// `media.autoplay.default`: 0 allows audible autoplay, as Chromium's
+/// `--autoplay-policy=no-user-gesture-required` does.
+const FIREFOX_AUTOPLAY_ALLOWED: i32 = 0;
+
+/// Where Debian's Firefox ESR is, found on `PATH` as `firefox-esr` (scripts/lib.sh installs it
+/// by that command).
+fn firefox_binary() -> anyhow::Result<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join("firefox-esr"))
+        .find(|path| path.is_file())
+        .context("firefox-esr is not on PATH (apt-get install firefox-esr; scripts/test does)")
+}
 
 /// What `getStats()` and the remote `<video>` say about a call, from one side. The counters
 /// are of what this side *received* (`inbound-rtp`), summed over streams of that kind.
@@ -100,6 +127,8 @@ stats.forEach(r => {
   }
   if (r.type === 'transport' && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId;
 });
+// Firefox has no transport entry: its selected pair says so itself.
+if (!pairId) stats.forEach(r => { if (r.type === 'candidate-pair' && r.selected) pairId = r.id; });
 const pair = pairId && stats.get(pairId);
 if (pair) {
   const local = stats.get(pair.localCandidateId), remote = stats.get(pair.remoteCandidateId);
@@ -166,6 +195,9 @@ return true;
 pub struct Browser {
     pub driver: WebDriver,
     pub name: String,
+    /// Firefox's own geckodriver, ended (with Firefox, its process group) after `driver` has
+    /// closed the session: fields drop in declaration order.
+    _geckodriver: Option<Geckodriver>,
 }
 
 impl Browser {
@@ -207,7 +239,40 @@ impl Browser {
         let driver = WebDriver::new(chromedriver.url(), caps)
             .await
             .context("starting Chromium through chromedriver")?;
-        Ok(Self { driver, name })
+        Ok(Self {
+            driver,
+            name,
+            _geckodriver: None,
+        })
+    }
+
+    /// A headless Firefox ESR through a geckodriver of its own, with a fresh profile under
+    /// `scratch`, fake camera and microphone granted without a prompt. It gathers ICE
+    /// candidates only while the namespace has a default route (`crate::default_route`).
+    pub async fn launch_firefox(scratch: &Path) -> anyhow::Result<Self> {
+        let name = format!("firefox-{:08x}", rand::random::<u32>());
+        let profile = scratch.join(&name);
+        std::fs::create_dir_all(&profile)?;
+        let mut caps = DesiredCapabilities::firefox();
+        caps.set_firefox_binary(&firefox_binary()?.to_string_lossy())?;
+        caps.set_headless()?;
+        caps.add_arg("-profile")?;
+        caps.add_arg(&profile.to_string_lossy())?;
+        let mut prefs = FirefoxPreferences::new();
+        for (pref, value) in FIREFOX_PREFS {
+            prefs.set(pref, *value)?;
+        }
+        prefs.set("media.autoplay.default", FIREFOX_AUTOPLAY_ALLOWED)?;
+        caps.set_preferences(prefs)?;
+        let geckodriver = Geckodriver::start().await?;
+        let driver = WebDriver::new(geckodriver.url(), caps)
+            .await
+            .context("starting Firefox through geckodriver (see artifacts/e2e/geckodriver.log)")?;
+        Ok(Self {
+            driver,
+            name,
+            _geckodriver: Some(geckodriver),
+        })
     }
 
     /// Opens `url`, and keeps the page's console warnings and errors for failure messages.

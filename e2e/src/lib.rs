@@ -1,5 +1,6 @@
 //! End-to-end harness: the real backend serving the real release build, coturn, the Twilio
-//! stand-in, chromedriver and independent headless Chromiums with fake camera and microphone.
+//! stand-in, chromedriver and independent headless Chromiums with fake camera and microphone,
+//! and headless Firefox ESRs through geckodriver for the calls between the two engines.
 //!
 //! Driven from Rust with thirtyfour over chromedriver (Debian's `chromium-driver`): the tests
 //! stay in the workspace's language and `cargo test`, need no Node toolchain, and WebDriver's
@@ -14,6 +15,7 @@
 pub mod browser;
 pub mod call;
 pub mod chat;
+pub mod default_route;
 pub mod figures;
 pub mod frames;
 pub mod group;
@@ -33,12 +35,13 @@ use anyhow::{Context, bail};
 
 pub use browser::{Browser, BrowserOptions, CallStats};
 pub use call::{connect, connected_call, join_both};
+pub use default_route::DefaultRoute;
 pub use figures::median;
 pub use frames::{FrameGaps, FrameWatch};
 pub use media::{MIN_ENERGY_RISE, wait_media_flowing};
 pub use network::UdpBlackhole;
 pub use probe::{Probe, ProbeReport, offer_counts, offers};
-pub use process::{Backend, Chromedriver, Coturn, Redis, Signal, TwilioProcess};
+pub use process::{Backend, Chromedriver, Coturn, Geckodriver, Redis, Signal, TwilioProcess};
 
 /// How long any awaited condition in a browser may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -98,6 +101,9 @@ pub struct StackOptions {
     pub relay_only: bool,
     /// Two backend instances sharing presence through a fresh `redis-server`.
     pub two_instances_on_redis: bool,
+    /// Firefox will join: the namespace gets a default route while the stack lives
+    /// ([`DefaultRoute`]), without which Firefox gathers no ICE candidate.
+    pub firefox: bool,
 }
 
 /// Everything a call needs. Dropping it (at the end of a test, or while a failed test unwinds)
@@ -112,6 +118,8 @@ pub struct Stack {
     pub coturn: Option<Coturn>,
     pub twilio: Option<TwilioProcess>,
     pub chromedriver: Chromedriver,
+    /// With [`StackOptions::firefox`]; removed after the processes above are gone.
+    pub default_route: Option<DefaultRoute>,
     /// Profiles, configs; removed on drop, after the processes using them (fields drop in
     /// declaration order).
     pub scratch: tempfile::TempDir,
@@ -168,6 +176,11 @@ impl Stack {
             None => None,
         };
         let chromedriver = Chromedriver::start().await?;
+        let default_route = if options.firefox {
+            Some(DefaultRoute::add()?)
+        } else {
+            None
+        };
         Ok(Self {
             backend,
             backend_args: args,
@@ -176,6 +189,7 @@ impl Stack {
             coturn,
             twilio,
             chromedriver,
+            default_route,
             scratch,
         })
     }
@@ -205,6 +219,17 @@ impl Stack {
         flags: &[&str],
     ) -> anyhow::Result<Browser> {
         Browser::launch_with_flags(&self.chromedriver, self.scratch.path(), options, flags).await
+    }
+
+    /// A new Firefox (own geckodriver, own process, own profile; see
+    /// [`Browser::launch_firefox`]). Needs [`StackOptions::firefox`].
+    pub async fn firefox(&self) -> anyhow::Result<Browser> {
+        anyhow::ensure!(
+            self.default_route.is_some(),
+            "Firefox gathers no ICE candidate without a default route: start the stack with \
+             StackOptions {{ firefox: true, .. }}"
+        );
+        Browser::launch_firefox(self.scratch.path()).await
     }
 
     /// `http://localhost:<port>/room/<a fresh random name>`.

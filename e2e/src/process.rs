@@ -305,3 +305,36 @@ impl Redis {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 }
+
+/// One geckodriver for one Firefox: geckodriver drives a single session at a time, so each
+/// Firefox gets its own, on a free loopback port. Firefox inherits geckodriver's process group
+/// and dies with it on drop.
+pub struct Geckodriver {
+    pub port: u16,
+    _child: GroupChild,
+}
+
+impl Geckodriver {
+    /// Starts geckodriver on loopback. Firefox's own output goes to geckodriver's log
+    /// (`artifacts/e2e/geckodriver.log`), and it inherits this process's environment, so
+    /// `MOZ_LOG=signaling:4,mtransport:4` on the test command logs its ICE there.
+    pub async fn start() -> anyhow::Result<Self> {
+        let port = free_port();
+        let mut command = Command::new("geckodriver");
+        command
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .stdout(log_file("geckodriver")?)
+            .stderr(log_file("geckodriver")?);
+        let mut child = GroupChild::spawn(&mut command)
+            .context("starting geckodriver (cargo install geckodriver; scripts/test does)")?;
+        wait_for_port(port, "geckodriver", &mut child).await?;
+        Ok(Self {
+            port,
+            _child: child,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}

@@ -47,11 +47,31 @@ STUB
   chmod +x "$BIN/apt-get"
 }
 
+# cargo stub: logs its arguments; `install` creates a geckodriver stub, unless $CASE/cargo-fails
+# exists, or $CASE/locked-fails exists and --locked was given (a pinned dependency the
+# registry mirror lacks).
+stub_cargo() {
+  cat >"$BIN/cargo" <<STUB
+#!/bin/sh
+echo "cargo \$*" >>"$CASE/cargo.log"
+[ -e "$CASE/cargo-fails" ] && { echo "error: failed to compile" >&2; exit 101; }
+for arg in "\$@"; do
+  if [ "\$arg" = --locked ] && [ -e "$CASE/locked-fails" ]; then
+    echo "error: failed to select a version for a pinned dependency" >&2
+    exit 101
+  fi
+done
+printf '#!/bin/sh\necho geckodriver 0.37.1\n' >"$BIN/geckodriver"; chmod +x "$BIN/geckodriver"
+STUB
+  chmod +x "$BIN/cargo"
+}
+
 new_case() {
   CASE="$SCRATCH/case-$((passed + failed))"
   BIN="$CASE/bin"
   mkdir -p "$BIN" "$CASE/home"
   : >"$CASE/apt.log"
+  : >"$CASE/cargo.log"
   stub_apt
 }
 
@@ -71,12 +91,15 @@ check() {
     passed=$((passed + 1)); printf 'ok   %s\n' "$name"
   else
     failed=$((failed + 1)); printf 'FAIL %s\n' "$name"
-    sed 's/^/     | /' "$CASE/out" "$CASE/apt.log"
+    sed 's/^/     | /' "$CASE/out" "$CASE/apt.log" "$CASE/cargo.log"
   fi
 }
 
 apt_asked() { grep -qx "apt-get install -y -q $1" "$CASE/apt.log"; }
 apt_untouched() { [ ! -s "$CASE/apt.log" ]; }
+cargo_untouched() { [ ! -s "$CASE/cargo.log" ]; }
+# cargo_asked N ARGS: the Nth cargo call had exactly ARGS.
+cargo_asked() { [ "$(awk -v n="$1" 'NR == n' "$CASE/cargo.log")" = "cargo $2" ]; }
 
 # 1. NodeSource: node and npm are commands (npm inside the nodejs package): apt is not asked.
 new_case; stub node; stub npm
@@ -125,6 +148,49 @@ check "command still missing after install: names it" grep -q "'turnserver' is s
 new_case; rm "$BIN/apt-get"
 run_lib "ensure_cmds redis-server:redis-server"; status=$?
 check "no apt-get: fails with a clear message" grep -q "apt-get not found: install redis-server by hand" "$CASE/out"
+
+# 10. Firefox and geckodriver both there: nothing installed, nothing built.
+new_case; stub firefox-esr; stub geckodriver; stub_cargo
+run_lib ensure_firefox; status=$?
+check "firefox-esr and geckodriver present: succeeds" test "$status" -eq 0
+check "firefox-esr and geckodriver present: apt untouched" apt_untouched
+check "firefox-esr and geckodriver present: cargo untouched" cargo_untouched
+
+# 11. Only the firefox command is there (another package than firefox-esr): firefox-esr is
+# installed, as the harness starts the firefox-esr command.
+new_case; stub firefox; stub geckodriver; printf 'firefox-esr firefox-esr\n' >"$CASE/provides"
+run_lib ensure_firefox; status=$?
+check "no firefox-esr command: installs Debian's firefox-esr" apt_asked "firefox-esr"
+check "no firefox-esr command: succeeds once it is there" test "$status" -eq 0
+
+# 12. geckodriver missing: cargo builds the pinned version, locked; apt is not asked.
+new_case; stub firefox-esr; stub_cargo
+run_lib ensure_firefox; status=$?
+check "no geckodriver: cargo install --locked geckodriver@0.37.1" cargo_asked 1 "install --locked geckodriver@0.37.1"
+check "no geckodriver: built once, apt untouched" \
+  sh -c '[ "$(grep -c . "$1/cargo.log")" -eq 1 ] && [ ! -s "$1/apt.log" ]' _ "$CASE"
+check "no geckodriver: says what it is doing" grep -q "Installing geckodriver 0.37.1" "$CASE/out"
+check "no geckodriver: succeeds once it is built" test "$status" -eq 0
+
+# 13. The locked build fails (a pinned dependency missing from the registry mirror): built
+# again without --locked, saying so.
+new_case; stub firefox-esr; stub_cargo; touch "$CASE/locked-fails"
+run_lib ensure_firefox; status=$?
+check "--locked fails: retried without --locked" cargo_asked 2 "install geckodriver@0.37.1"
+check "--locked fails: says it dropped --locked" grep -q "without --locked" "$CASE/out"
+check "--locked fails: succeeds unlocked" test "$status" -eq 0
+
+# 14. geckodriver cannot be built at all: a clear message, non-zero exit.
+new_case; stub firefox-esr; stub_cargo; touch "$CASE/cargo-fails"
+run_lib ensure_firefox; status=$?
+check "geckodriver build fails: fails" test "$status" -ne 0
+check "geckodriver build fails: says so" grep -q "could not build geckodriver 0.37.1 with cargo" "$CASE/out"
+
+# 15. No cargo to build geckodriver with: says to install Rust.
+new_case; stub firefox-esr
+run_lib ensure_firefox; status=$?
+check "no cargo for geckodriver: fails" test "$status" -ne 0
+check "no cargo for geckodriver: says to install Rust" grep -q "geckodriver is missing and cargo is not there" "$CASE/out"
 
 printf '%d passed, %d failed\n' "$passed" "$failed"
 [ "$failed" -eq 0 ]

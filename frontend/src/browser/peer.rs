@@ -412,6 +412,9 @@ fn stats_entry(value: &JsValue) -> StatsEntry {
         selected_candidate_pair_id: text("selectedCandidatePairId"),
         local_candidate_id: text("localCandidateId"),
         remote_candidate_id: text("remoteCandidateId"),
+        selected: field("selected")
+            .and_then(|value| value.as_bool())
+            .unwrap_or(false),
         state: text("state"),
         nominated: field("nominated")
             .and_then(|value| value.as_bool())

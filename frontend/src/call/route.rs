@@ -45,14 +45,20 @@ impl SelectedPair<'_> {
     }
 }
 
-/// The pair the transport names as selected (or, failing that, the nominated succeeded one),
-/// with its local and remote candidates; `None` while no pair is selected yet.
+/// The pair the transport names as selected (Chromium), or the pair marked `selected`
+/// (Firefox), or failing both the nominated succeeded one, with its local and remote
+/// candidates; `None` while no pair is selected yet.
 pub fn selected_pair(entries: &[StatsEntry]) -> Option<SelectedPair<'_>> {
     let find = |id: &str| entries.iter().find(|entry| entry.id == id);
     let pair = entries
         .iter()
         .filter(|entry| entry.kind == "transport")
         .find_map(|transport| find(transport.selected_candidate_pair_id.as_deref()?))
+        .or_else(|| {
+            entries
+                .iter()
+                .find(|entry| entry.kind == "candidate-pair" && entry.selected)
+        })
         .or_else(|| {
             entries.iter().find(|entry| {
                 entry.kind == "candidate-pair"
@@ -141,6 +147,24 @@ mod tests {
             pair("P1", "L1", "R1"),
         ];
         assert_eq!(route_from_stats(&stats), Some(Route::Relayed));
+    }
+
+    /// Firefox: no transport entry, and two nominated succeeded pairs, a relayed one listed
+    /// first: the pair Firefox marks `selected` decides.
+    #[test]
+    fn firefox_selected_pair_wins_over_another_nominated_one() {
+        let selected = StatsEntry {
+            selected: true,
+            ..pair("P2", "L2", "R1")
+        };
+        let stats = [
+            candidate("L1", "local-candidate", "relay"),
+            candidate("L2", "local-candidate", "host"),
+            candidate("R1", "remote-candidate", "prflx"),
+            pair("P1", "L1", "R1"),
+            selected,
+        ];
+        assert_eq!(route_from_stats(&stats), Some(Route::Direct));
     }
 
     /// Before a pair is selected there is no route to report.

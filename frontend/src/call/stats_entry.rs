@@ -17,7 +17,10 @@ pub struct StatsEntry {
     /// `candidate-pair.localCandidateId` / `remoteCandidateId`.
     pub local_candidate_id: Option<String>,
     pub remote_candidate_id: Option<String>,
-    /// `candidate-pair.state` and `.nominated`: the fallback when no transport names a pair.
+    /// `candidate-pair.selected`: Firefox's own mark of the pair in use, as it has no
+    /// `transport` entry (and can have several nominated pairs, a relayed one among them).
+    pub selected: bool,
+    /// `candidate-pair.state` and `.nominated`: the last fallback, when no pair is named.
     pub state: Option<String>,
     pub nominated: bool,
     /// `candidate-pair.currentRoundTripTime`, in seconds.

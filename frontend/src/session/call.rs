@@ -36,7 +36,8 @@ use crate::call::stats_history::Sample;
 use crate::call::status::CallPhase;
 
 /// How often, and how many times, to ask `getStats()` for the route after connecting: the
-/// selected pair can lag the `connected` event by a moment.
+/// selected pair can lag the `connected` event by a moment, and Firefox can start on a relayed
+/// pair and move to a direct one a moment later.
 const ROUTE_POLL_MS: u32 = 500;
 const ROUTE_POLL_ATTEMPTS: u32 = 20;
 /// How often the stats panel's numbers are read: a rate is the change over this interval.
@@ -597,7 +598,8 @@ impl Session {
         }
     }
 
-    /// Polls `getStats()` until the selected pair tells whether the call is relayed.
+    /// Polls `getStats()` for a while after connecting and shows whether the selected pair is
+    /// relayed, updated when the browser moves to another pair.
     fn find_route(&self, key: &CallKey) {
         let Some(peer) = self.with_call(key, |call, _| call.peer()) else {
             return;
@@ -610,17 +612,19 @@ impl Session {
                 let Some(session) = this.upgrade() else {
                     return;
                 };
+                let phase = session.ui.phase.get_untracked();
                 if session.with_call(&key, |_, _| ()).is_none()
-                    || session.ui.phase.get_untracked() != Some(CallPhase::Connected(None))
+                    || !matches!(phase, Some(CallPhase::Connected(_)))
                 {
                     return;
                 }
-                if let Some(route) = route {
+                if let Some(route) = route
+                    && phase != Some(CallPhase::Connected(Some(route)))
+                {
                     session
                         .ui
                         .phase
                         .set(Some(CallPhase::Connected(Some(route))));
-                    return;
                 }
                 drop(session);
                 TimeoutFuture::new(ROUTE_POLL_MS).await;
