@@ -13,11 +13,16 @@ const MAX_DELAY_MS: u64 = 15_000;
 /// The delay before reconnect attempt number `attempt` (0 for the first), scaled by
 /// `jitter` in `[0, 1)`: the result lies between 75 % and 100 % of the exponential step.
 pub fn reconnect_delay(attempt: u32, jitter: f64) -> Duration {
-    let step = FIRST_DELAY_MS
-        .saturating_mul(1u64 << attempt.min(16))
-        .min(MAX_DELAY_MS);
+    exponential_delay(FIRST_DELAY_MS, MAX_DELAY_MS, attempt, jitter)
+}
+
+/// `first_ms` doubled `attempt` times, capped at `max_ms`, then scaled by `jitter` in `[0, 1)`
+/// to between 75 % and 100 % of that step (jitter only ever shortens a wait). Shared by the
+/// reconnects to the server and the automatic ICE restarts.
+pub fn exponential_delay(first_ms: u64, max_ms: u64, attempt: u32, jitter: f64) -> Duration {
+    let step = first_ms.saturating_mul(1u64 << attempt.min(16)).min(max_ms);
     let jitter = jitter.clamp(0.0, 1.0);
-    // Float to integer: the value is at most MAX_DELAY_MS, far inside u64.
+    // Float to integer: the value is at most `max_ms`, inside u64.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let ms = (step as f64 * (0.75 + 0.25 * jitter)) as u64;
     Duration::from_millis(ms)

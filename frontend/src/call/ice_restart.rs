@@ -42,14 +42,7 @@ const MIN_GAP: Duration = Duration::from_millis(FIRST_DELAY_MS);
 /// `[0, 1)` to between 75 % and 100 %, so that many calls cut by the same outage do not all
 /// renegotiate in the same instant.
 pub fn restart_delay(attempt: u32, jitter: f64) -> Duration {
-    let step = FIRST_DELAY_MS
-        .saturating_mul(1u64 << attempt.min(16))
-        .min(MAX_DELAY_MS);
-    let jitter = jitter.clamp(0.0, 1.0);
-    // Float to integer: the value is at most MAX_DELAY_MS, far inside u64.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let ms = (step as f64 * (0.75 + 0.25 * jitter)) as u64;
-    Duration::from_millis(ms)
+    super::backoff::exponential_delay(FIRST_DELAY_MS, MAX_DELAY_MS, attempt, jitter)
 }
 
 /// A stretch of time during which media does not flow.
