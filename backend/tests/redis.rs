@@ -6,7 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, LatencyProxy, REDIS_EXPIRY, REDIS_TIMEOUT, RedisServer, TestServer, room};
+use common::{
+    Client, LatencyProxy, REDIS_EXPIRY, REDIS_TIMEOUT, RedisServer, TestServer,
+    assert_quiet_across, cluster_with, pair_across, room,
+};
 use shared::{ClientMessage, ErrorCode, IceCandidate, ServerMessage};
 use tokio::time::Instant;
 
@@ -17,47 +20,6 @@ const SLACK: Duration = Duration::from_secs(2);
 /// Redis plus two instances using it.
 async fn cluster() -> (RedisServer, TestServer, TestServer) {
     cluster_with(|_| {}).await
-}
-
-async fn cluster_with(
-    configure: impl Fn(&mut backend::config::Config) + Copy,
-) -> (RedisServer, TestServer, TestServer) {
-    let redis = RedisServer::start().await;
-    let one = TestServer::with_redis(&redis, configure).await;
-    let two = TestServer::with_redis(&redis, configure).await;
-    (redis, one, two)
-}
-
-/// Alice on one instance, Bob on the other, both past `ready`.
-async fn pair_across(one: &TestServer, two: &TestServer, name: &str) -> (Client, Client) {
-    let mut alice = one.joined(name).await;
-    let bob = two.joined(name).await;
-    alice.expect_joined_by(bob.id(), name).await;
-    (alice, bob)
-}
-
-/// Proves nothing else is queued for `receiver`, nor still in flight to it from `sender`'s
-/// instance: `sender` relays a marker to it through the same pub/sub path, which keeps the
-/// order of what one instance publishes, so the marker must be the next message; then a ping
-/// covers what `receiver`'s own instance may have queued.
-async fn assert_quiet_across(sender: &mut Client, receiver: &mut Client) {
-    let marker = format!("marker from {} to {}", sender.id(), receiver.id());
-    sender
-        .send(&ClientMessage::Offer {
-            sdp: marker.clone(),
-            to: Some(receiver.id()),
-        })
-        .await;
-    assert_eq!(
-        receiver.recv().await,
-        ServerMessage::Offer {
-            sdp: marker,
-            from: sender.id(),
-            to: Some(receiver.id())
-        },
-        "nothing else was queued or in flight"
-    );
-    receiver.assert_quiet().await;
 }
 
 /// Joiners on different instances see each other: `joined` with the first one's id,

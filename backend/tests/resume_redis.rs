@@ -7,7 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, PATIENCE, RedisServer, TestServer, room};
+use common::{
+    PATIENCE, RedisServer, TestServer, assert_quiet_across, cluster_with, pair_across, room,
+};
 use shared::{ClientMessage, ErrorCode, ServerMessage};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -16,45 +18,11 @@ const KEY: &str = "shared-resume-key-for-every-instance-0123";
 
 /// Redis plus two instances using it, with the same resume key and `grace`.
 async fn cluster(grace: Duration) -> (RedisServer, TestServer, TestServer) {
-    let redis = RedisServer::start().await;
-    let configure = move |config: &mut backend::config::Config| {
+    cluster_with(move |config: &mut backend::config::Config| {
         config.resume.resume_key = Some(KEY.to_owned());
         config.resume.resume_grace = grace;
-    };
-    let one = TestServer::with_redis(&redis, configure).await;
-    let two = TestServer::with_redis(&redis, configure).await;
-    (redis, one, two)
-}
-
-/// Alice on one instance, Bob on the other, both past `ready`.
-async fn pair_across(one: &TestServer, two: &TestServer, name: &str) -> (Client, Client) {
-    let mut alice = one.joined(name).await;
-    let bob = two.joined(name).await;
-    alice.expect_joined_by(bob.id(), name).await;
-    (alice, bob)
-}
-
-/// Proves nothing is queued for `receiver`, nor in flight to it from `sender`'s instance (a
-/// marker relayed through the same path must be next), and that both are in the room under
-/// their ids.
-async fn assert_quiet_across(sender: &mut Client, receiver: &mut Client) {
-    let marker = format!("marker from {} to {}", sender.id(), receiver.id());
-    sender
-        .send(&ClientMessage::Offer {
-            sdp: marker.clone(),
-            to: Some(receiver.id()),
-        })
-        .await;
-    assert_eq!(
-        receiver.recv().await,
-        ServerMessage::Offer {
-            sdp: marker,
-            from: sender.id(),
-            to: Some(receiver.id())
-        },
-        "nothing else was queued or in flight"
-    );
-    receiver.assert_quiet().await;
+    })
+    .await
 }
 
 /// A command connection to `redis`, for looking at (or pausing) it from the test.
