@@ -217,7 +217,7 @@ async fn a_network_blip_heals_without_a_click() -> anyhow::Result<()> {
     );
 
     let mut longest = 0;
-    for page in [&alice, &bob] {
+    for (page, down) in [&alice, &bob].into_iter().zip(down_ms) {
         let seconds: Vec<u64> = of(&samples, page)
             .filter_map(reconnecting_seconds)
             .collect();
@@ -227,10 +227,20 @@ async fn a_network_blip_heals_without_a_click() -> anyhow::Result<()> {
             page.name
         );
         anyhow::ensure!(
-            seconds.windows(2).all(|pair| pair[0] <= pair[1]) && seconds.first() < seconds.last(),
-            "{}: the seconds shown must count up: {seconds:?}",
+            seconds.windows(2).all(|pair| pair[0] <= pair[1]),
+            "{}: the seconds shown must never go back: {seconds:?}",
             page.name
         );
+        // Chromium reports `disconnected` anywhere from 2 to 6 s into the blip: the counter can
+        // only be seen counting when it ran for a while before the network came back.
+        if down > 2_500.0 {
+            anyhow::ensure!(
+                seconds.first() < seconds.last(),
+                "{}: disconnected for {down:.0} ms, but the seconds shown never counted up: \
+                 {seconds:?}",
+                page.name
+            );
+        }
         longest = longest.max(*seconds.last().expect("not empty"));
     }
     assert!(
