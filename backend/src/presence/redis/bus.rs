@@ -56,16 +56,7 @@ impl Bus {
         let json = serde_json::to_string(message).expect("server messages always serialize");
         let channel = channel(instance);
         let payload = format!("{peer} {json}");
-        let published: Result<i64, _> = connection
-            .call(|mut c| async move {
-                redis::cmd("PUBLISH")
-                    .arg(channel)
-                    .arg(payload)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await;
-        if published.is_err() {
+        if !publish(connection, channel, payload).await {
             tracing::debug!(%peer, "message for another instance dropped: Redis down");
         }
     }
@@ -81,16 +72,7 @@ impl Bus {
     ) {
         let channel = channel(instance);
         let payload = format!("{peer} {MOVED}{room}");
-        let published: Result<i64, _> = connection
-            .call(|mut c| async move {
-                redis::cmd("PUBLISH")
-                    .arg(channel)
-                    .arg(payload)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await;
-        if published.is_err() {
+        if !publish(connection, channel, payload).await {
             tracing::debug!(%peer, "takeover notice for another instance dropped: Redis down");
         }
     }
@@ -193,6 +175,21 @@ fn parse(payload: &[u8]) -> Option<Delivery> {
     }
     let message = serde_json::from_str::<ServerMessage>(rest).ok()?;
     Some(Delivery::Message(peer, message))
+}
+
+/// Publishes `payload` on `channel`; false when Redis cannot be reached (at most once, like
+/// every publish).
+async fn publish(connection: &Connection, channel: String, payload: String) -> bool {
+    let published: Result<i64, _> = connection
+        .call(|mut c| async move {
+            redis::cmd("PUBLISH")
+                .arg(channel)
+                .arg(payload)
+                .query_async(&mut c)
+                .await
+        })
+        .await;
+    published.is_ok()
 }
 
 #[cfg(test)]

@@ -243,20 +243,7 @@ impl Scripts {
         capacity: usize,
         expiry_ms: u64,
     ) -> Result<Admission, Unavailable> {
-        let mut invocation = self.join.key(room_key(room));
-        invocation
-            .arg(entry.to_redis())
-            .arg(capacity)
-            .arg(entry.instance.as_str())
-            .arg(expiry_ms);
-        let (admitted, live, dead): (i64, Vec<String>, Vec<String>) = connection
-            .call(|mut c| async move { invocation.invoke_async(&mut c).await })
-            .await?;
-        Ok(Admission {
-            admitted: admitted != 0,
-            others: parse(&live),
-            dead: parse(&dead),
-        })
+        seat(&self.join, connection, room, entry, capacity, expiry_ms).await
     }
 
     /// Removes `entry` (or nobody, to only prune the dead) from `room`.
@@ -339,20 +326,15 @@ impl Scripts {
         capacity: usize,
         expiry_ms: u64,
     ) -> Result<Admission, Unavailable> {
-        let mut invocation = self.reregister.key(room_key(room));
-        invocation
-            .arg(entry.to_redis())
-            .arg(capacity)
-            .arg(entry.instance.as_str())
-            .arg(expiry_ms);
-        let (kept, others, dead): (i64, Vec<String>, Vec<String>) = connection
-            .call(|mut c| async move { invocation.invoke_async(&mut c).await })
-            .await?;
-        Ok(Admission {
-            admitted: kept != 0,
-            others: parse(&others),
-            dead: parse(&dead),
-        })
+        seat(
+            &self.reregister,
+            connection,
+            room,
+            entry,
+            capacity,
+            expiry_ms,
+        )
+        .await
     }
 }
 
@@ -384,6 +366,32 @@ fn parse(entries: &[String]) -> Vec<Entry> {
         .iter()
         .filter_map(|entry| Entry::parse(entry))
         .collect()
+}
+
+/// Runs a script that seats `entry` in `room` within `capacity` (the join and re-register
+/// scripts take the same arguments and answer `[seated, live others, dead entries]`).
+async fn seat(
+    script: &Script,
+    connection: &Connection,
+    room: &RoomName,
+    entry: &Entry,
+    capacity: usize,
+    expiry_ms: u64,
+) -> Result<Admission, Unavailable> {
+    let mut invocation = script.key(room_key(room));
+    invocation
+        .arg(entry.to_redis())
+        .arg(capacity)
+        .arg(entry.instance.as_str())
+        .arg(expiry_ms);
+    let (seated, others, dead): (i64, Vec<String>, Vec<String>) = connection
+        .call(|mut c| async move { invocation.invoke_async(&mut c).await })
+        .await?;
+    Ok(Admission {
+        admitted: seated != 0,
+        others: parse(&others),
+        dead: parse(&dead),
+    })
 }
 
 #[cfg(test)]
