@@ -285,6 +285,7 @@ impl Hub {
             you: you.clone(),
             peers: others.into_iter().map(|other| other.peer).collect(),
             resume: self.resume.tokens.issue(room, you),
+            upload_kbps: None,
         }
     }
 
@@ -413,6 +414,7 @@ mod tests {
                     you,
                     peers,
                     resume,
+                    upload_kbps,
                 } => {
                     assert_eq!(hub.resume.tokens.verify(&resume, &room), Ok(you.clone()));
                     ServerMessage::Joined {
@@ -420,6 +422,7 @@ mod tests {
                         you,
                         peers,
                         resume: checked_token(),
+                        upload_kbps,
                     }
                 }
                 other => other,
@@ -461,6 +464,7 @@ mod tests {
                     you: a.clone(),
                     peers: vec![],
                     resume: checked_token(),
+                    upload_kbps: None,
                 }]
             }
         );
@@ -475,6 +479,7 @@ mod tests {
                         you: b.clone(),
                         peers: vec![a.clone()],
                         resume: checked_token(),
+                        upload_kbps: None,
                     },
                     ServerMessage::Ready { room: room() },
                 ]
@@ -571,6 +576,7 @@ mod tests {
                     you: a.clone(),
                     peers: vec![b.clone()],
                     resume: checked_token(),
+                    upload_kbps: None,
                 }]
             }
         );

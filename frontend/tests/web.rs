@@ -150,6 +150,7 @@ async fn messages_drive_the_status() {
         you: PeerId::new("a"),
         peers: Vec::new(),
         resume: shared::ResumeToken::new("token-a".to_owned()),
+        upload_kbps: None,
     });
     assert_eq!(untrack(|| ui.status()).state, "waiting");
     assert!(
@@ -205,6 +206,7 @@ async fn remote_candidates_wait_for_the_remote_description() {
         you: PeerId::new("b"),
         peers: vec![PeerId::new("a")],
         resume: shared::ResumeToken::new("token-b".to_owned()),
+        upload_kbps: None,
     });
     callee.use_media(media().await);
 

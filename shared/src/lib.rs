@@ -22,7 +22,7 @@ mod resume;
 
 pub use ice::{IceCandidate, IceServer, IceTransportPolicy};
 pub use ids::{InvalidRoomName, PeerId, RoomName};
-pub use messages::{ClientMessage, ErrorCode, ParseError, ServerMessage};
+pub use messages::{ClientMessage, DEFAULT_UPLOAD_KBPS, ErrorCode, ParseError, ServerMessage};
 pub use peer::{
     CHUNK_HEADER_BYTES, DATA_CHANNEL_ID, DATA_CHANNEL_LABEL, FILES_CHANNEL_ID, FILES_CHANNEL_LABEL,
     MAX_CHUNK_BYTES, MAX_CHUNK_PAYLOAD, MAX_HELLO_PEER_LEN, PEER_PROTOCOL_VERSION, PeerMessage,

@@ -6,6 +6,9 @@ use crate::{
     IceCandidate, IceServer, IceTransportPolicy, InvalidRoomName, PeerId, ResumeToken, RoomName,
 };
 
+/// The upload budget a page uses when the server does not give one: 2.5 Mbit/s in all.
+pub const DEFAULT_UPLOAD_KBPS: u32 = 2_500;
+
 /// Browser → server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -101,6 +104,11 @@ pub enum ServerMessage {
         you: PeerId,
         peers: Vec<PeerId>,
         resume: ResumeToken,
+        /// The most the page should send in all, in kbit/s, shared among its peer connections
+        /// (the operator's `--upload-budget`); absent from older servers: the page then uses
+        /// [`DEFAULT_UPLOAD_KBPS`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        upload_kbps: Option<u32>,
     },
     /// To every member, when the room reaches two members: a call can start.
     Ready { room: RoomName },
@@ -185,6 +193,8 @@ pub enum ErrorCode {
     NoPeer,
     /// A relay whose `to` names nobody in the room.
     UnknownPeer,
+    /// A relay without `to` in a room of more than two people: it must say whom it is for.
+    RecipientRequired,
     /// Too many messages (or ICE requests) too fast; the message was dropped.
     RateLimited,
     /// No ICE servers can be handed out right now.
@@ -204,6 +214,7 @@ impl ErrorCode {
             Self::AlreadyInRoom => "already_in_room",
             Self::NoPeer => "no_peer",
             Self::UnknownPeer => "unknown_peer",
+            Self::RecipientRequired => "recipient_required",
             Self::RateLimited => "rate_limited",
             Self::IceUnavailable => "ice_unavailable",
             Self::Unavailable => "unavailable",

@@ -112,6 +112,7 @@ fn server_examples() -> Vec<(ServerMessage, &'static str)> {
                 you: peer("p2"),
                 peers: vec![peer("p1")],
                 resume: token("t0k3n"),
+                upload_kbps: None,
             },
             r#"{"type":"joined","room":"r","you":"p2","peers":["p1"],"resume":"t0k3n"}"#,
         ),

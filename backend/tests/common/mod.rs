@@ -439,6 +439,7 @@ impl Client {
                 you,
                 peers,
                 resume,
+                ..
             } => {
                 assert_eq!(joined, room);
                 self.id = Some(you);
@@ -471,6 +472,7 @@ impl Client {
                 you,
                 peers,
                 resume,
+                ..
             } => {
                 assert_eq!(joined, room);
                 self.id = Some(you.clone());

@@ -327,6 +327,7 @@ mod tests {
             you: PeerId::new(you),
             peers: peers.iter().copied().map(PeerId::new).collect(),
             resume: token(&format!("token-of-{you}")),
+            upload_kbps: None,
         }
     }
 

@@ -164,6 +164,7 @@ impl FakeServer {
                         you: from.clone(),
                         peers: peers.clone(),
                         resume: ResumeToken::new(format!("token-{from}")),
+                        upload_kbps: None,
                     },
                 );
                 for other in &peers {
