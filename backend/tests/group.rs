@@ -96,12 +96,11 @@ async fn a_relay_without_to_needs_a_room_of_two() {
     let server = TestServer::default().await;
     let mut members = group_across(&[&server], "who", 4).await;
     for size in [4, 3] {
-        for sender in 0..size {
-            for message in relays(None, &format!("{sender} to nobody in {size}")) {
-                members[sender].send(&message).await;
-                let sentence = members[sender]
-                    .expect_error(ErrorCode::RecipientRequired)
-                    .await;
+        assert_eq!(members.len(), size);
+        for (index, sender) in members.iter_mut().enumerate() {
+            for message in relays(None, &format!("{index} to nobody in {size}")) {
+                sender.send(&message).await;
+                let sentence = sender.expect_error(ErrorCode::RecipientRequired).await;
                 assert!(sentence.contains("\"to\""), "{sentence}");
             }
         }

@@ -161,12 +161,11 @@ async fn a_relay_without_to_needs_a_room_of_two_across_instances() {
     let (_redis, one, two) = cluster_with(|_| {}).await;
     let mut members = group_across(&[&one, &two], "who", 4).await;
     for size in [4, 3] {
-        for sender in 0..size {
-            for message in relays(None, &format!("{sender} to nobody in {size}")) {
-                members[sender].send(&message).await;
-                members[sender]
-                    .expect_error(ErrorCode::RecipientRequired)
-                    .await;
+        assert_eq!(members.len(), size);
+        for (index, sender) in members.iter_mut().enumerate() {
+            for message in relays(None, &format!("{index} to nobody in {size}")) {
+                sender.send(&message).await;
+                sender.expect_error(ErrorCode::RecipientRequired).await;
             }
         }
         let leaver = members.pop().expect("a member to leave");
