@@ -67,8 +67,9 @@ pub struct Limits {
     pub messages_per_second: u32,
 
     /// Burst size of the per-connection token bucket: trickle ICE sends tens of candidates at
-    /// once when a call starts.
-    #[arg(long, env = "MESSAGE_BURST", default_value_t = 60)]
+    /// once when a call starts, per call: a page joining a room of eight sets up seven calls at
+    /// once (an offer or answer, ten or so candidates and their end, each), about 85 messages.
+    #[arg(long, env = "MESSAGE_BURST", default_value_t = 200)]
     pub message_burst: u32,
 
     /// ICE-server requests allowed per connection per minute.
