@@ -515,6 +515,64 @@ mod tests {
         assert!(Config::parse_from_args(["backend", "--resume-key", "too-short"]).is_err());
     }
 
+    /// Behind a proxy and TURN: no trusted proxy, no public origin, IPv6 per /64, the
+    /// machine-sized connection cap, TURN REST for 10 minutes, Twilio for an hour, no TURN
+    /// without Origin, by default; proxies as CIDRs or addresses, the public origin as an
+    /// origin, anything else refused.
+    #[test]
+    fn proxy_and_turn_options() {
+        let config = Config::parse_from_args(["backend"]).expect("parses");
+        assert!(config.limits.trusted_proxies.is_empty());
+        assert_eq!(config.limits.public_origin, None);
+        assert_eq!(config.limits.ipv6_prefix, 64);
+        assert_eq!(config.limits.max_connections, None);
+        assert_eq!(config.limits.ice_requests_per_minute_per_ip, 30);
+        assert_eq!(config.ice.turn_ttl, Duration::from_secs(600));
+        assert_eq!(config.ice.twilio_ttl, 3600);
+        assert!(!config.ice.allow_originless_turn);
+        let config = Config::parse_from_args([
+            "backend",
+            "--trusted-proxies",
+            "10.0.0.0/8,::1",
+            "--public-origin",
+            "https://Chat.Example.com/",
+            "--ipv6-prefix",
+            "56",
+            "--max-connections",
+            "5000",
+            "--allow-originless-turn",
+        ])
+        .expect("parses");
+        let proxies: Vec<String> = config
+            .limits
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(proxies, ["10.0.0.0/8", "::1/128"]);
+        assert_eq!(
+            config.limits.public_origin.as_deref(),
+            Some("https://chat.example.com")
+        );
+        assert_eq!(config.limits.ipv6_prefix, 56);
+        assert_eq!(config.limits.max_connections, Some(5000));
+        assert!(config.ice.allow_originless_turn);
+        for (flag, value) in [
+            ("--trusted-proxies", "proxy.example"),
+            ("--trusted-proxies", "10.0.0.0/40"),
+            ("--public-origin", "chat.example.com"),
+            ("--public-origin", "https://chat.example.com/room"),
+            ("--ipv6-prefix", "129"),
+            ("--ipv6-prefix", "16"),
+            ("--ice-requests-per-minute-per-ip", "0"),
+        ] {
+            assert!(
+                Config::parse_from_args(["backend", flag, value]).is_err(),
+                "{flag} {value}"
+            );
+        }
+    }
+
     /// `--help` explains every option.
     #[test]
     fn help_explains_every_option() {
