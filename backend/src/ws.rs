@@ -1,6 +1,7 @@
 //! One task per WebSocket connection: read, validate, rate-limit, dispatch, write.
 //!
-//! The upgrade handler only checks admission (Origin, connections per IP) and upgrades. The
+//! The upgrade handler only checks admission (Origin and host name, connections in all and per
+//! client address, as [`crate::proxy::ClientAddr`] names it) and upgrades. The
 //! connection task then selects over the socket, its bounded mailbox (what the hub queues for it:
 //! relays, announcements), the heartbeat timer, the resume-token refresh, the overflow and
 //! takeover switches and server shutdown. A refused message gets a protocol `error` and the
