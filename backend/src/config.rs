@@ -76,9 +76,40 @@ pub struct Limits {
     #[arg(long, env = "ICE_REQUESTS_PER_MINUTE", default_value_t = 6)]
     pub ice_requests_per_minute: u32,
 
-    /// Simultaneous WebSocket connections allowed from one IP address (0: no limit).
+    /// ICE-server requests allowed per client address (IPv6: per prefix) per minute, over all
+    /// its connections, so that reconnecting does not start a fresh allowance: each answer may
+    /// carry TURN credentials, which cost money when used.
+    #[arg(long, env = "ICE_REQUESTS_PER_MINUTE_PER_IP", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub ice_requests_per_minute_per_ip: u32,
+
+    /// Simultaneous WebSocket connections allowed from one client address (0: no limit). An
+    /// IPv6 client counts by its `--ipv6-prefix`.
     #[arg(long, env = "MAX_CONNECTIONS_PER_IP", default_value_t = 32)]
     pub max_connections_per_ip: usize,
+
+    /// How many leading bits of an IPv6 client address the per-IP limits count by (32 to
+    /// 128): one site is usually given a whole /64 and can use any address in it.
+    #[arg(long, env = "IPV6_PREFIX", default_value_t = 64, value_parser = clap::value_parser!(u8).range(32..=128))]
+    pub ipv6_prefix: u8,
+
+    /// Simultaneous WebSocket connections allowed in all (0: no limit); the excess is refused
+    /// with HTTP 503 before the upgrade. Default: sized for the machine, the process's open-file
+    /// limit (`RLIMIT_NOFILE`, raised to its hard limit at start) minus a reserve of 256 for
+    /// plain HTTP requests, Redis and files, since each WebSocket holds one file descriptor.
+    #[arg(long, env = "MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Host` headers are
+    /// believed, comma-separated CIDRs or addresses (e.g. `10.0.0.0/8,::1`). Default: none,
+    /// the TCP peer is the client and those headers are ignored.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::proxy::parse_network)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// The URL people open (e.g. `https://chat.example.com`): when set, only pages of this
+    /// origin (and of `ALLOWED_ORIGINS`) may open the WebSocket, whatever host name led to the
+    /// server (DNS rebinding).
+    #[arg(long, env = "PUBLIC_ORIGIN", value_parser = parse_origin)]
+    pub public_origin: Option<String>,
 
     /// Messages from other peers queued for one connection; a connection whose queue overflows
     /// reads too slowly and is closed (code 1008) so it never holds anyone else back.
@@ -86,7 +117,9 @@ pub struct Limits {
     pub outgoing_queue: usize,
 
     /// Origins allowed to open the WebSocket, comma-separated (e.g.
-    /// `https://chat.example.com`). Empty: only the server's own origin (the `Host` header).
+    /// `https://chat.example.com`). Empty (and no `PUBLIC_ORIGIN`): only the server's own
+    /// origin (the `Host` header), and on a loopback listen address only the host names
+    /// `localhost`, `127.0.0.1` and `[::1]`.
     #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
@@ -208,8 +241,11 @@ pub struct IceConfig {
     )]
     pub twilio_base_url: String,
 
-    /// Lifetime to ask Twilio for, in seconds (Twilio allows up to 86400).
-    #[arg(long, env = "TWILIO_TTL", default_value_t = 86400, value_parser = clap::value_parser!(u32).range(1..=86400))]
+    /// Lifetime to ask Twilio for, in seconds (Twilio allows up to 86400). The one token is
+    /// shared by every connection and refreshed a margin (a tenth, at most 5 min) before it
+    /// ends, so this is also how often the server asks Twilio, and how long a harvested token
+    /// stays usable.
+    #[arg(long, env = "TWILIO_TTL", default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..=86400))]
     pub twilio_ttl: u32,
 
     /// Give up on a Twilio request after this long and hand out the fallback list.
@@ -229,8 +265,9 @@ pub struct IceConfig {
     #[arg(long, env = "TURN_SECRET", hide_env_values = true)]
     pub turn_secret: Option<String>,
 
-    /// Lifetime of minted TURN credentials.
-    #[arg(long, env = "TURN_TTL", default_value = "1day", value_parser = humantime::parse_duration)]
+    /// Lifetime of minted TURN credentials (bound to the peer id); pages ask again before it
+    /// ends, so short costs nothing but a message every few minutes.
+    #[arg(long, env = "TURN_TTL", default_value = "10min", value_parser = humantime::parse_duration)]
     pub turn_ttl: Duration,
 
     /// Static ICE server URLs (STUN or TURN), comma-separated; also the fallback list. Set to
@@ -251,10 +288,31 @@ pub struct IceConfig {
     #[arg(long, env = "ICE_CREDENTIAL", hide_env_values = true)]
     pub ice_credential: Option<String>,
 
+    /// Hand TURN entries to connections without an `Origin` header (non-browser clients).
+    /// Off by default: such a client gets STUN entries only, since a script could otherwise
+    /// harvest relay credentials.
+    #[arg(long, env = "ALLOW_ORIGINLESS_TURN")]
+    pub allow_originless_turn: bool,
+
     /// `all`, or `relay` to let browsers use TURN relays only (hides addresses; costs relay
     /// bandwidth).
     #[arg(long, env = "ICE_TRANSPORT_POLICY", default_value = "all", value_parser = parse_policy)]
     pub ice_transport_policy: IceTransportPolicy,
+}
+
+/// `scheme://host[:port]`, as browsers write an `Origin`: lower-cased, no trailing slash.
+fn parse_origin(value: &str) -> Result<String, String> {
+    let origin = value.trim().trim_end_matches('/').to_ascii_lowercase();
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{value}` must start with https:// or http://"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+        return Err(format!(
+            "`{value}` must be an origin: scheme://host[:port], no path"
+        ));
+    }
+    Ok(origin)
 }
 
 fn parse_policy(value: &str) -> Result<IceTransportPolicy, String> {
@@ -297,6 +355,7 @@ impl fmt::Debug for IceConfig {
             ice_urls,
             ice_username,
             ice_credential,
+            allow_originless_turn,
             ice_transport_policy,
         } = self;
         f.debug_struct("IceConfig")
@@ -312,6 +371,7 @@ impl fmt::Debug for IceConfig {
             .field("ice_urls", ice_urls)
             .field("ice_username", ice_username)
             .field("ice_credential", &Redacted(ice_credential))
+            .field("allow_originless_turn", allow_originless_turn)
             .field("ice_transport_policy", ice_transport_policy)
             .finish()
     }
@@ -453,6 +513,64 @@ mod tests {
         assert_eq!(config.resume.resume_grace, Duration::from_millis(1500));
         assert!(Config::parse_from_args(["backend", "--resume-grace", "0"]).is_err());
         assert!(Config::parse_from_args(["backend", "--resume-key", "too-short"]).is_err());
+    }
+
+    /// Behind a proxy and TURN: no trusted proxy, no public origin, IPv6 per /64, the
+    /// machine-sized connection cap, TURN REST for 10 minutes, Twilio for an hour, no TURN
+    /// without Origin, by default; proxies as CIDRs or addresses, the public origin as an
+    /// origin, anything else refused.
+    #[test]
+    fn proxy_and_turn_options() {
+        let config = Config::parse_from_args(["backend"]).expect("parses");
+        assert!(config.limits.trusted_proxies.is_empty());
+        assert_eq!(config.limits.public_origin, None);
+        assert_eq!(config.limits.ipv6_prefix, 64);
+        assert_eq!(config.limits.max_connections, None);
+        assert_eq!(config.limits.ice_requests_per_minute_per_ip, 30);
+        assert_eq!(config.ice.turn_ttl, Duration::from_secs(600));
+        assert_eq!(config.ice.twilio_ttl, 3600);
+        assert!(!config.ice.allow_originless_turn);
+        let config = Config::parse_from_args([
+            "backend",
+            "--trusted-proxies",
+            "10.0.0.0/8,::1",
+            "--public-origin",
+            "https://Chat.Example.com/",
+            "--ipv6-prefix",
+            "56",
+            "--max-connections",
+            "5000",
+            "--allow-originless-turn",
+        ])
+        .expect("parses");
+        let proxies: Vec<String> = config
+            .limits
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(proxies, ["10.0.0.0/8", "::1/128"]);
+        assert_eq!(
+            config.limits.public_origin.as_deref(),
+            Some("https://chat.example.com")
+        );
+        assert_eq!(config.limits.ipv6_prefix, 56);
+        assert_eq!(config.limits.max_connections, Some(5000));
+        assert!(config.ice.allow_originless_turn);
+        for (flag, value) in [
+            ("--trusted-proxies", "proxy.example"),
+            ("--trusted-proxies", "10.0.0.0/40"),
+            ("--public-origin", "chat.example.com"),
+            ("--public-origin", "https://chat.example.com/room"),
+            ("--ipv6-prefix", "129"),
+            ("--ipv6-prefix", "16"),
+            ("--ice-requests-per-minute-per-ip", "0"),
+        ] {
+            assert!(
+                Config::parse_from_args(["backend", flag, value]).is_err(),
+                "{flag} {value}"
+            );
+        }
     }
 
     /// `--help` explains every option.

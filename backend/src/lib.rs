@@ -13,7 +13,9 @@
 //! - [`redact`]: secrets shown as `***` by `Debug`;
 //! - [`resume`]: the signed tokens that give a reconnecting page its seat back, and the seats
 //!   held for it during the grace period;
-//! - [`limits`]: admission at the upgrade (Origin, connections per IP);
+//! - [`proxy`]: who the client is behind trusted reverse proxies ([`proxy::ClientAddr`]);
+//! - [`limits`]: admission at the upgrade (Origin and host name, connections per client
+//!   address and in all);
 //! - [`logging`]: the log filter, which keeps message contents (and so tokens) out of logs;
 //! - [`ice`]: ICE servers for browsers (Twilio, TURN REST, static list);
 //! - [`static_files`]: serving the built frontend.
@@ -29,12 +31,13 @@ pub mod limits;
 pub mod logging;
 pub mod mailbox;
 pub mod presence;
+pub mod proxy;
 pub mod redact;
 pub mod resume;
 pub mod static_files;
 pub mod ws;
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, num::NonZeroU32, sync::Arc, time::Duration};
 
 use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde::Serialize;
@@ -45,9 +48,10 @@ use tower_http::trace::TraceLayer;
 use crate::{
     config::{Config, Limits},
     hub::{Hub, RoomSettings},
-    ice::Ice,
+    ice::{Ice, quota::IceQuota},
     limits::{ConnectionCounter, OriginPolicy},
     presence::redis::RedisSettings,
+    proxy::TrustedProxies,
     resume::{ResumeKey, ResumeSettings},
 };
 
@@ -58,7 +62,11 @@ pub struct AppState {
     pub ice: Arc<Ice>,
     pub limits: Arc<Limits>,
     pub origins: Arc<OriginPolicy>,
+    /// Whose forwarding headers are believed.
+    pub trusted_proxies: Arc<TrustedProxies>,
     pub connections: ConnectionCounter,
+    /// ICE requests per client address, over all its connections.
+    pub ice_quota: Arc<IceQuota>,
     /// Cancelled once on shutdown: every connection task closes its socket with 1001.
     pub shutdown: CancellationToken,
     /// Tracks connection tasks so shutdown can wait for their close frames.
@@ -93,8 +101,23 @@ impl AppState {
             },
             ice: Arc::new(Ice::from_config(&config.ice)?),
             limits: Arc::new(config.limits.clone()),
-            origins: Arc::new(OriginPolicy::from_list(&config.limits.allowed_origins)),
-            connections: ConnectionCounter::new(config.limits.max_connections_per_ip),
+            origins: Arc::new(OriginPolicy::new(
+                config.limits.public_origin.as_deref(),
+                &config.limits.allowed_origins,
+                config.listen,
+            )),
+            trusted_proxies: Arc::new(TrustedProxies::new(config.limits.trusted_proxies.clone())),
+            connections: ConnectionCounter::new(
+                config.limits.max_connections_per_ip,
+                config
+                    .limits
+                    .max_connections
+                    .unwrap_or_else(limits::default_max_connections),
+            ),
+            ice_quota: Arc::new(IceQuota::per_minute(
+                NonZeroU32::new(config.limits.ice_requests_per_minute_per_ip.max(1))
+                    .expect("max(1) > 0"),
+            )),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
         })

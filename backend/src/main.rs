@@ -24,6 +24,17 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let state = AppState::new(&config)?;
+    if config.listen.ip().is_loopback()
+        && !config.limits.trusted_proxies.is_empty()
+        && config.limits.public_origin.is_none()
+        && config.limits.allowed_origins.is_empty()
+    {
+        tracing::warn!(
+            "listening on loopback behind trusted proxies without PUBLIC_ORIGIN: only the host \
+             names localhost, 127.0.0.1 and [::1] will be served; set PUBLIC_ORIGIN to the URL \
+             people open"
+        );
+    }
     let app = router(state.clone(), &config)?;
     let listener = TcpListener::bind(config.listen)
         .await

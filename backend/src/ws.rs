@@ -1,6 +1,7 @@
 //! One task per WebSocket connection: read, validate, rate-limit, dispatch, write.
 //!
-//! The upgrade handler only checks admission (Origin, connections per IP) and upgrades. The
+//! The upgrade handler only checks admission (Origin and host name, connections in all and per
+//! client address, as [`crate::proxy::ClientAddr`] names it) and upgrades. The
 //! connection task then selects over the socket, its bounded mailbox (what the hub queues for it:
 //! relays, announcements), the heartbeat timer, the resume-token refresh, the overflow and
 //! takeover switches and server shutdown. A refused message gets a protocol `error` and the
@@ -15,11 +16,11 @@
 //! come from [`crate::hub::Hub::join`], and the task only writes them, before anything waiting
 //! in its mailbox.
 
-use std::{borrow::Cow, net::SocketAddr, num::NonZeroU32, time::Duration};
+use std::{borrow::Cow, num::NonZeroU32, time::Duration};
 
 use axum::{
     extract::{
-        ConnectInfo, State, WebSocketUpgrade,
+        State, WebSocketUpgrade,
         ws::{CloseFrame, Message, WebSocket, close_code},
     },
     http::{HeaderMap, StatusCode},
@@ -29,13 +30,15 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use shared::{ClientMessage, ErrorCode, ParseError, PeerId, ResumeToken, RoomName, ServerMessage};
 use tokio::{sync::mpsc, time::Instant};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{
     AppState,
     hub::Admission,
-    limits::ConnectionSlot,
+    limits::{ConnectionSlot, SlotRefusal},
     mailbox::Mailbox,
     presence::{RelayError, Unavailable},
+    proxy::ClientAddr,
 };
 
 /// How far past the configured message limit the WebSocket layer itself accepts a frame before
@@ -56,29 +59,33 @@ const MAX_DETAIL_CHARS: usize = 100;
 /// the 4000–4999 range applications may use): the page must not reconnect by itself.
 pub const CLOSE_RESUMED: u16 = 4001;
 
-/// `GET /ws`: admission checks, then the upgrade.
+/// `GET /ws`: admission checks (Origin and host name: 403; connections in all: 503; from this
+/// client: 429), then the upgrade.
 pub async fn upgrade(
     State(state): State<AppState>,
-    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if !state.origins.allows(&headers) {
-        tracing::info!(%address, origin = ?headers.get("origin"), "refused WebSocket: origin not allowed");
-        return (
-            StatusCode::FORBIDDEN,
-            "This page's origin may not use this server.\n",
-        )
-            .into_response();
+    if let Err(refusal) = state.origins.check(&headers, client.via_proxy()) {
+        tracing::info!(%client, origin = ?headers.get("origin"), host = ?headers.get("host"), %refusal, "refused WebSocket");
+        return (StatusCode::FORBIDDEN, format!("{refusal}\n")).into_response();
     }
-    let Some(slot) = state.connections.acquire(address.ip()) else {
-        tracing::info!(%address, "refused WebSocket: too many connections from this address");
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many connections from your address.\n",
-        )
-            .into_response();
+    let slot = match state
+        .connections
+        .acquire(client.limit_key(state.limits.ipv6_prefix))
+    {
+        Ok(slot) => slot,
+        Err(refusal) => {
+            tracing::info!(%client, %refusal, "refused WebSocket");
+            let status = match refusal {
+                SlotRefusal::ServerFull => StatusCode::SERVICE_UNAVAILABLE,
+                SlotRefusal::TooManyFromAddress => StatusCode::TOO_MANY_REQUESTS,
+            };
+            return (status, format!("{refusal}\n")).into_response();
+        }
     };
+    let has_origin = headers.contains_key("origin");
     let hard_cap = state
         .limits
         .max_message_bytes
@@ -89,7 +96,10 @@ pub async fn upgrade(
         .write_buffer_size(SOCKET_BUFFER_BYTES)
         .max_message_size(hard_cap)
         .max_frame_size(hard_cap)
-        .on_upgrade(move |socket| tracker.track_future(run(socket, state, slot)))
+        .on_upgrade(move |socket| {
+            let span = tracing::info_span!("connection", %client);
+            tracker.track_future(run(socket, state, slot, client, has_origin).instrument(span))
+        })
 }
 
 /// Why a connection ended, and so which close frame (if any) it gets.
@@ -149,9 +159,19 @@ struct Connection {
     /// The sending end of this connection's own mailbox: tells it apart from a newer
     /// connection that took its peer id over.
     own: mpsc::Sender<ServerMessage>,
+    /// Who is at the other end (behind trusted proxies: the client they named).
+    client: ClientAddr,
+    /// Whether the upgrade request had an (allowed) `Origin`: only then TURN entries.
+    has_origin: bool,
 }
 
-async fn run(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
+async fn run(
+    mut socket: WebSocket,
+    state: AppState,
+    _slot: ConnectionSlot,
+    client: ClientAddr,
+    has_origin: bool,
+) {
     let peer = PeerId::new(format!("{:016x}", rand::random::<u64>()));
     let (sender, mut mailbox) = mpsc::channel(state.limits.outgoing_queue.max(1));
     let overflowed = CancellationToken::new();
@@ -178,6 +198,8 @@ async fn run(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
         overflowed,
         taken_over,
         own: sender,
+        client,
+        has_origin,
         state: state.clone(),
     };
     tracing::debug!(%peer, "connected");
@@ -429,13 +451,15 @@ impl Connection {
                 "Join a room before asking for ICE servers.",
             )];
         }
-        if self.ice_requests.check().is_err() {
+        let key = self.client.limit_key(self.state.limits.ipv6_prefix);
+        if self.ice_requests.check().is_err() || !self.state.ice_quota.check(key) {
+            tracing::info!(peer = %self.peer, client = %self.client, "ICE request refused: rate limited");
             return vec![ServerMessage::error(
                 ErrorCode::RateLimited,
                 "ICE servers were requested too often; reuse the ones you have.",
             )];
         }
-        match self.state.ice.grant(&self.peer).await {
+        match self.state.ice.grant(&self.peer, self.has_origin).await {
             Ok(grant) => vec![ServerMessage::IceServers {
                 ice_servers: grant.servers,
                 ttl: grant.ttl,

@@ -78,6 +78,9 @@ impl Backend {
             .arg("--static-dir")
             .arg(&dist)
             .args(["--max-connections-per-ip", "0"])
+            // Every page of a test comes from 127.0.0.1: the per-address ICE quota is not what
+            // browser tests are about.
+            .args(["--ice-requests-per-minute-per-ip", "100000"])
             .args(args)
             // Only the options given here: no .env, no inherited provider settings.
             .current_dir(std::env::temp_dir())

@@ -2,9 +2,12 @@
 //!
 //! Three providers, chosen by configuration in this order: Twilio's Network Traversal Service
 //! ([`twilio`]), TURN REST credentials minted from a shared secret ([`turn_rest`]), and a static
-//! list ([`static_list`]) that is also the fallback whenever Twilio cannot answer. This module
-//! does not rate-limit: the connection task does, per connection.
+//! list ([`static_list`]) that is also the fallback whenever Twilio cannot answer. TURN entries
+//! go only to connections whose page has an allowed `Origin` (unless `--allow-originless-turn`):
+//! a script harvesting relay credentials gets STUN only. Rate limits: [`quota`] per client
+//! address; the connection task adds its own per connection.
 
+pub mod quota;
 pub mod static_list;
 pub mod turn_rest;
 pub mod twilio;
@@ -44,6 +47,8 @@ pub enum Provider {
 pub struct Ice {
     provider: Provider,
     pub policy: IceTransportPolicy,
+    /// `--allow-originless-turn`: TURN entries for connections without an `Origin` too.
+    originless_turn: bool,
 }
 
 impl Ice {
@@ -69,6 +74,7 @@ impl Ice {
         Ok(Self {
             provider,
             policy: config.ice_transport_policy,
+            originless_turn: config.allow_originless_turn,
         })
     }
 
@@ -81,12 +87,19 @@ impl Ice {
         }
     }
 
-    /// The servers for `peer`'s browser.
-    pub async fn grant(&self, peer: &PeerId) -> Result<IceGrant, IceUnavailable> {
+    /// The servers for `peer`, whose upgrade request had an (allowed) `Origin` header when
+    /// `has_origin`: without one, STUN entries only (unless `--allow-originless-turn`).
+    pub async fn grant(&self, peer: &PeerId, has_origin: bool) -> Result<IceGrant, IceUnavailable> {
+        let turn_allowed = has_origin || self.originless_turn;
         let grant = match &self.provider {
             Provider::Twilio(twilio) => twilio.grant().await,
             Provider::TurnRest(turn) => turn.grant(peer, std::time::SystemTime::now()),
             Provider::Static(list) => list.grant(),
+        };
+        let grant = if turn_allowed {
+            grant
+        } else {
+            grant.stun_only()
         };
         if grant.servers.is_empty() {
             return Err(IceUnavailable);
@@ -95,7 +108,76 @@ impl Ice {
     }
 }
 
+impl IceGrant {
+    /// The same grant without any `turn:` / `turns:` URL, nor the credentials that went with
+    /// them; entries left with no URL are dropped.
+    pub fn stun_only(self) -> Self {
+        let servers = self
+            .servers
+            .into_iter()
+            .filter_map(|server| {
+                let urls: Vec<String> = server
+                    .urls
+                    .into_iter()
+                    .filter(|url| !is_turn(url))
+                    .collect();
+                (!urls.is_empty()).then(|| IceServer::open(urls))
+            })
+            .collect();
+        Self {
+            servers,
+            ttl: self.ttl,
+        }
+    }
+}
+
+/// Whether `url` names a relay (`turn:` or `turns:`, in any case).
+fn is_turn(url: &str) -> bool {
+    let url = url.trim_start().to_ascii_lowercase();
+    url.starts_with("turn:") || url.starts_with("turns:")
+}
+
 /// Whole seconds of `duration`, at least one: a TTL of zero would make browsers spin.
 fn ttl_secs(duration: Duration) -> u64 {
     duration.as_secs().max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stripping TURN keeps STUN URLs (without credentials) and drops relay entries whole,
+    /// whatever the case of the scheme.
+    #[test]
+    fn stun_only_drops_every_relay() {
+        let grant = IceGrant {
+            servers: vec![
+                IceServer::open(vec!["stun:stun.example:3478".to_owned()]),
+                IceServer {
+                    urls: vec![
+                        "stun:mixed.example".to_owned(),
+                        "TURN:relay.example?transport=udp".to_owned(),
+                        "turns:relay.example:443".to_owned(),
+                    ],
+                    username: Some("user".to_owned()),
+                    credential: Some("secret".to_owned()),
+                },
+                IceServer {
+                    urls: vec!["turn:only.example".to_owned()],
+                    username: Some("user".to_owned()),
+                    credential: Some("secret".to_owned()),
+                },
+            ],
+            ttl: 600,
+        };
+        let stripped = grant.stun_only();
+        assert_eq!(
+            stripped.servers,
+            vec![
+                IceServer::open(vec!["stun:stun.example:3478".to_owned()]),
+                IceServer::open(vec!["stun:mixed.example".to_owned()]),
+            ]
+        );
+        assert_eq!(stripped.ttl, 600);
+    }
 }

@@ -40,8 +40,10 @@ impl TestServer {
     /// Starts with the defaults, changed by `configure`.
     pub async fn start(configure: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::defaults();
-        // Tests open many connections from 127.0.0.1.
+        // Tests open many connections, and ask for ICE servers often, from 127.0.0.1; the tests
+        // of those limits set their own.
         config.limits.max_connections_per_ip = 0;
+        config.limits.ice_requests_per_minute_per_ip = u32::MAX;
         config.resume.resume_grace = TEST_GRACE;
         configure(&mut config);
         let state = AppState::new(&config).expect("valid test configuration");
@@ -262,10 +264,26 @@ impl Client {
 
     /// Connects with an `Origin` header; returns the HTTP status when refused.
     pub async fn connect_with_origin(url: &str, origin: &str) -> Result<Self, u16> {
+        Self::connect_with_headers(url, &[("origin", origin)]).await
+    }
+
+    /// Connects with these headers on the upgrade request (`host` replaces the one made from
+    /// the URL; a name given twice is sent twice); returns the HTTP status when refused.
+    pub async fn connect_with_headers(url: &str, headers: &[(&str, &str)]) -> Result<Self, u16> {
         let mut request = url.into_client_request().expect("valid URL");
-        request
-            .headers_mut()
-            .insert("origin", origin.parse().expect("header value"));
+        for (index, (name, value)) in headers.iter().enumerate() {
+            let name =
+                tungstenite::http::HeaderName::from_bytes(name.as_bytes()).expect("header name");
+            let value = value.parse().expect("header value");
+            let first = headers[..index]
+                .iter()
+                .all(|(earlier, _)| !earlier.eq_ignore_ascii_case(name.as_str()));
+            if first {
+                request.headers_mut().insert(name, value);
+            } else {
+                request.headers_mut().append(name, value);
+            }
+        }
         let handshake = tokio::time::timeout(PATIENCE, connect_async(request))
             .await
             .expect("handshake ends in time");
