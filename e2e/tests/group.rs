@@ -127,7 +127,7 @@ for (const row of document.querySelectorAll('#stats .stats-row')) {
 return rows;
 "#;
 
-/// Every `data-stat` a stats row shows (the single-call panel's, one row per call now).
+/// The `data-stat` cells every stats row has (the single-call panel's, one row per call now).
 const STAT_NAMES: [&str; 8] = [
     "bitrate-in",
     "bitrate-out",
@@ -196,10 +196,13 @@ async fn three_people_see_hear_and_chat_with_each_other() -> anyhow::Result<()> 
         let peers: Vec<String> = rows.as_object().context("rows")?.keys().cloned().collect();
         let complete = peers == expected_rows
             && rows.as_object().context("rows")?.values().all(|row| {
-                row["stats"] == serde_json::json!(STAT_NAMES)
-                    && row["resolution"]
-                        .as_str()
-                        .is_some_and(|r| r.contains('×') && !r.starts_with('0'))
+                STAT_NAMES.iter().all(|name| {
+                    row["stats"]
+                        .as_array()
+                        .is_some_and(|s| s.contains(&(*name).into()))
+                }) && row["resolution"]
+                    .as_str()
+                    .is_some_and(|r| r.contains('×') && !r.starts_with('0'))
             });
         if complete {
             break;
