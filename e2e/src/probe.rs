@@ -21,12 +21,11 @@ use crate::Browser;
 const PROBE: &str = r#"
 (() => {
   const typeOf = (data) => { try { return JSON.parse(data).type || null; } catch { return null; } };
-  // Every peer connection the page created, in order. (Not `__peerConnections`: the page's
-  // test hooks own that name, for its map of the live calls by peer id.)
-  window.__createdPeerConnections = [];
+  // Every peer connection the page created, in order.
+  window.__probedConnections = [];
   const NativePeerConnection = window.RTCPeerConnection;
   window.RTCPeerConnection = class extends NativePeerConnection {
-    constructor(...args) { super(...args); window.__createdPeerConnections.push(this); }
+    constructor(...args) { super(...args); window.__probedConnections.push(this); }
   };
   // Signalling frames by type, in the order the page sent them or was handed them.
   window.__signalling = [];
@@ -86,7 +85,7 @@ pub struct ProbeReport {
 }
 
 const REPORT: &str = r#"
-const all = window.__createdPeerConnections || [];
+const all = window.__probedConnections || [];
 const pc = window.__peerConnection;
 const index = all.indexOf(pc);
 const transceivers = pc ? pc.getTransceivers() : [];

@@ -437,7 +437,7 @@ async fn three_people_arriving_at_once_all_connect_ten_times() -> anyhow::Result
         for (person, id) in &group {
             let made = person
                 .eval(
-                    "const all = window.__createdPeerConnections; \
+                    "const all = window.__probedConnections; \
                      return [all.filter(p => p.connectionState !== 'closed').length, all.length];",
                 )
                 .await?;

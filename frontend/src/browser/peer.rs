@@ -22,6 +22,7 @@ use web_sys::{
     RtcStatsReport, RtcTrackEvent,
 };
 
+use crate::call::bitrate::SendLimits;
 use crate::call::ice_state::IceConnectionState;
 use crate::call::negotiation::DescriptionKind;
 use crate::call::route::{Route, StatsEntry, route_from_stats};
@@ -189,6 +190,24 @@ impl PeerConnection {
                 super::warn("replaceTrack failed", &error);
             }
         });
+    }
+
+    /// Caps what this connection sends (`setParameters` on each sender's first encoding; no
+    /// renegotiation). A sender without negotiated encodings yet is skipped: the session
+    /// applies the limits again once the call connects.
+    pub fn limit_sending(&self, limits: &SendLimits) {
+        for (kind, max_bitrate, scale_down) in [
+            ("video", limits.video_bps, Some(limits.scale_down)),
+            ("audio", limits.audio_bps, None),
+        ] {
+            let Some(transceiver) = self.transceiver_of(kind) else {
+                continue;
+            };
+            let sender = transceiver.sender();
+            if let Err(error) = set_encoding_limits(&sender, max_bitrate, scale_down) {
+                super::warn("could not limit what a call sends", &error);
+            }
+        }
     }
 
     /// The video transceiver.
@@ -368,6 +387,33 @@ fn ice_servers_to_js(servers: &[IceServer]) -> Array {
 }
 
 /// A browser candidate as it goes on the wire (the fields of its `toJSON()`).
+/// Sets `maxBitrate` (and `scaleResolutionDownBy`) on `sender`'s first encoding. Through
+/// `Reflect`, as the parameters are a plain dictionary the sender hands back and takes again.
+fn set_encoding_limits(
+    sender: &RtcRtpSender,
+    max_bitrate: u32,
+    scale_down: Option<f64>,
+) -> Result<(), JsValue> {
+    let get: Function = Reflect::get(sender, &"getParameters".into())?.dyn_into()?;
+    let parameters = get.call0(sender)?;
+    let encodings = Reflect::get(&parameters, &"encodings".into())?;
+    let Some(first) = Array::from(&encodings).iter().next() else {
+        return Ok(());
+    };
+    Reflect::set(&first, &"maxBitrate".into(), &max_bitrate.into())?;
+    if let Some(scale_down) = scale_down {
+        Reflect::set(&first, &"scaleResolutionDownBy".into(), &scale_down.into())?;
+    }
+    let set: Function = Reflect::get(sender, &"setParameters".into())?.dyn_into()?;
+    let promise: js_sys::Promise = set.call1(sender, &parameters)?.dyn_into()?;
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(error) = JsFuture::from(promise).await {
+            super::warn("setParameters failed", &error);
+        }
+    });
+    Ok(())
+}
+
 pub fn candidate_from_js(candidate: &RtcIceCandidate) -> IceCandidate {
     IceCandidate {
         candidate: Some(candidate.candidate()),

@@ -6,6 +6,7 @@
 //! decisions out against the real browser objects.
 
 pub mod backoff;
+pub mod bitrate;
 pub mod candidates;
 pub mod chat;
 pub mod check;

@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use shared::{
-    ClientMessage, ErrorCode, IceCandidate, IceServer, IceTransportPolicy, PeerId, ResumeToken,
-    RoomName, ServerMessage,
+    ClientMessage, DEFAULT_UPLOAD_KBPS, ErrorCode, IceCandidate, IceServer, IceTransportPolicy,
+    PeerId, ResumeToken, RoomName, ServerMessage,
 };
 
 use super::status::Presence;
@@ -25,8 +25,13 @@ const MIN_ICE_REFRESH_MS: u64 = 10_000;
 pub enum Action {
     /// Send this to the server.
     Send(ClientMessage),
-    /// Close every call, if any: the other person is gone or hung up.
+    /// Close every call, if any: this page hung up, or another tab took the seat.
     ClosePeer,
+    /// Close the call with this person, if any: they left or hung up. The other calls go on.
+    CloseCall(PeerId),
+    /// Someone joined the room after us. A page that is in the call offers to them (see
+    /// [`RoomState::later_arrivals`] for the rule that keeps offers from colliding).
+    PeerArrived(PeerId),
     /// We are in the room (again): `previous` is the id we had before this `joined`, if any.
     /// The session keeps the calls that are still alive, closes the dead ones, and tells the
     /// live ones our new id if it changed.
@@ -39,6 +44,8 @@ pub enum Action {
         policy: IceTransportPolicy,
         refresh_after: Duration,
     },
+    /// The most this page may send in all, in kbit/s, shared among its calls.
+    UseUploadBudget(u32),
     /// An offer from the other person, for the negotiation.
     RemoteOffer { sdp: String, from: PeerId },
     /// An answer from the other person, for the negotiation of the call with `from`.
@@ -72,18 +79,28 @@ impl Notice {
     }
 }
 
+/// Another member of the room, as this page knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Member {
+    peer: PeerId,
+    /// Whether they joined after this page did (`peer_joined`), rather than being listed in
+    /// our `joined`. Both sides of a pair see the same order, since the server seats joins one
+    /// at a time: this is what decides who offers to whom.
+    arrived_after_me: bool,
+}
+
 /// Who is in the room, from this page's point of view.
 ///
-/// A dropped socket does not forget who is here: the call goes on without the server, and
+/// A dropped socket does not forget who is here: the calls go on without the server, and
 /// the page takes its seat back when it reconnects (with the resume token it keeps).
 #[derive(Debug, Clone)]
 pub struct RoomState {
     room: RoomName,
     /// Our id, from the last `joined`; kept while the socket is down.
     me: Option<PeerId>,
-    /// The other member, if any; kept while the socket is down (they are most likely still
-    /// there). `None` after they left.
-    other: Option<PeerId>,
+    /// The other members, in the order they came; kept while the socket is down (they are
+    /// most likely still there).
+    others: Vec<Member>,
     presence: Presence,
     /// Whether the server counts us as a member on the current connection (`joined` received
     /// since it opened): relays can go out only then.
@@ -97,7 +114,7 @@ impl RoomState {
         Self {
             room,
             me: None,
-            other: None,
+            others: Vec::new(),
             presence: Presence::Connecting,
             in_room: false,
             resume: None,
@@ -115,13 +132,42 @@ impl RoomState {
     /// The other members, while the server counts us as a member; `None` while it does not
     /// (socket down, not joined yet): relays must wait.
     pub fn members(&self) -> Option<Vec<PeerId>> {
-        self.in_room.then(|| self.other.iter().cloned().collect())
+        self.in_room.then(|| self.others())
+    }
+
+    /// The other members as last known, in the order they came.
+    pub fn others(&self) -> Vec<PeerId> {
+        self.others
+            .iter()
+            .map(|member| member.peer.clone())
+            .collect()
+    }
+
+    /// Whether `peer` is a member of the room as far as this page knows.
+    pub fn has_member(&self, peer: &PeerId) -> bool {
+        self.others.iter().any(|member| &member.peer == peer)
+    }
+
+    /// The members this page offers to when it enters a call that others started: those who
+    /// joined after it. Each pair's later arrival waits for the earlier one's offer, so two
+    /// pages brought into a call at the same moment never offer to each other at once.
+    pub fn later_arrivals(&self) -> Vec<PeerId> {
+        self.others
+            .iter()
+            .filter(|member| member.arrived_after_me)
+            .map(|member| member.peer.clone())
+            .collect()
     }
 
     /// The other person is now known as `new` (their `hello` on a call's data channel).
     pub fn readdress(&mut self, old: &PeerId, new: &PeerId) {
-        if self.other.as_ref() == Some(old) {
-            self.other = Some(new.clone());
+        if self.has_member(new) {
+            // They are listed under the new id already (their `peer_joined` came first).
+            self.others.retain(|member| &member.peer != old);
+            return;
+        }
+        if let Some(member) = self.others.iter_mut().find(|member| &member.peer == old) {
+            member.peer = new.clone();
         }
     }
 
@@ -137,15 +183,11 @@ impl RoomState {
         self.me.as_ref()
     }
 
-    pub fn other(&self) -> Option<&PeerId> {
-        self.other.as_ref()
-    }
-
-    /// Whether a call can be placed now (media aside): both people are in the room.
+    /// Whether a call can be placed now (media aside): someone else is in the room.
     pub fn is_ready(&self) -> bool {
         matches!(self.presence, Presence::Ready | Presence::HungUp)
             && self.me.is_some()
-            && self.other.is_some()
+            && !self.others.is_empty()
     }
 
     /// The socket is open: join the room, with the latest resume token to get our seat back.
@@ -164,7 +206,7 @@ impl RoomState {
     /// another tab took our seat. Who is here is kept: the call goes on meanwhile.
     pub fn socket_closed(&mut self) -> bool {
         self.in_room = false;
-        if matches!(self.presence, Presence::Full | Presence::Replaced) {
+        if matches!(self.presence, Presence::Full { .. } | Presence::Replaced) {
             return false;
         }
         self.presence = Presence::Offline;
@@ -187,44 +229,61 @@ impl RoomState {
         }
     }
 
-    /// The person hung up: close the call and tell the other member with `hang_up`. Both stay
-    /// in the room, so the other side reads "They hung up." (not "left") and either may call
-    /// again at once.
-    /// `call_with` is the person of the running call, if any (whom the hang-up is for, even if
-    /// they are not back in the room yet); otherwise the other member.
-    pub fn hang_up(&mut self, call_with: Option<PeerId>) -> Vec<Action> {
-        vec![
-            Action::ClosePeer,
-            Action::Send(ClientMessage::HangUp {
-                to: call_with.or_else(|| self.other.clone()),
-            }),
-        ]
+    /// The person hung up: close every call and tell each person of them with `hang_up`
+    /// (addressed to the id of the call, even if they are not back in the room yet). All stay
+    /// in the room, so the others read "They hung up." (not "left") and anyone may call again.
+    pub fn hang_up(&mut self, calls_with: Vec<PeerId>) -> Vec<Action> {
+        let mut actions = vec![Action::ClosePeer];
+        actions.extend(
+            calls_with
+                .into_iter()
+                .map(|to| Action::Send(ClientMessage::HangUp { to: Some(to) })),
+        );
+        actions
     }
 
     /// The call with `from` ended on their side (`hang_up`, or their page closed its peer
-    /// connection): close ours and say so; both stay in the room and either may call again.
-    /// Nothing changes when `from` is not the other member.
+    /// connection): close ours; once no call is left the page says they hung up. Both stay
+    /// in the room and either may call again. Nothing changes when `from` is not a member.
     pub fn call_closed_by(&mut self, from: &PeerId) -> Vec<Action> {
-        if self.other.as_ref() != Some(from) {
+        if !self.has_member(from) {
             return Vec::new();
         }
         self.presence = Presence::HungUp;
-        vec![Action::ClosePeer]
+        vec![Action::CloseCall(from.clone())]
     }
 
     /// Applies one message from the server.
     pub fn on_message(&mut self, message: ServerMessage) -> Vec<Action> {
         match message {
             ServerMessage::Joined {
-                you, peers, resume, ..
+                you,
+                peers,
+                resume,
+                upload_kbps,
+                ..
             } => {
                 let previous = self.me.replace(you.clone());
-                self.other = peers.into_iter().next();
+                // Who came after whom is kept for the people still here (a re-join lists
+                // everybody as already there).
+                let known = std::mem::take(&mut self.others);
+                self.others = peers
+                    .into_iter()
+                    .map(|peer| {
+                        let arrived_after_me = known
+                            .iter()
+                            .any(|member| member.peer == peer && member.arrived_after_me);
+                        Member {
+                            peer,
+                            arrived_after_me,
+                        }
+                    })
+                    .collect();
                 self.in_room = true;
-                self.presence = if self.other.is_some() {
-                    Presence::Ready
-                } else {
+                self.presence = if self.others.is_empty() {
                     Presence::Waiting
+                } else {
+                    Presence::Ready
                 };
                 self.resume = Some(resume.clone());
                 vec![
@@ -232,6 +291,7 @@ impl RoomState {
                         token: resume,
                         me: you,
                     },
+                    Action::UseUploadBudget(upload_kbps.unwrap_or(DEFAULT_UPLOAD_KBPS)),
                     Action::Joined { previous },
                     // Fetch ICE servers at once so no credential round trip delays the call.
                     Action::Send(ClientMessage::IceServers),
@@ -248,27 +308,38 @@ impl RoomState {
                 }
             }
             ServerMessage::Ready { .. } => {
-                if self.other.is_some() {
+                if !self.others.is_empty() {
                     self.presence = Presence::Ready;
                 }
                 Vec::new()
             }
-            ServerMessage::Full { .. } => {
+            ServerMessage::Full { capacity, .. } => {
                 self.in_room = false;
-                self.presence = Presence::Full;
+                self.presence = Presence::Full { capacity };
                 Vec::new()
             }
             ServerMessage::PeerJoined { peer } => {
-                self.other = Some(peer);
-                Vec::new()
-            }
-            ServerMessage::PeerLeft { peer } => {
-                if self.other.as_ref() != Some(&peer) {
+                if self.has_member(&peer) {
                     return Vec::new();
                 }
-                self.other = None;
-                self.presence = Presence::PeerLeft;
-                vec![Action::ClosePeer]
+                self.others.push(Member {
+                    peer: peer.clone(),
+                    arrived_after_me: true,
+                });
+                if self.presence == Presence::PeerLeft && self.others.len() > 1 {
+                    self.presence = Presence::Ready;
+                }
+                vec![Action::PeerArrived(peer)]
+            }
+            ServerMessage::PeerLeft { peer } => {
+                if !self.has_member(&peer) {
+                    return Vec::new();
+                }
+                self.others.retain(|member| member.peer != peer);
+                if self.others.is_empty() {
+                    self.presence = Presence::PeerLeft;
+                }
+                vec![Action::CloseCall(peer)]
             }
             ServerMessage::IceServers {
                 ice_servers,
@@ -287,11 +358,14 @@ impl RoomState {
             }
             ServerMessage::HangUp { from, .. } => self.call_closed_by(&from),
             ServerMessage::Offer { sdp, from, .. } => {
-                if self.other.is_none() {
-                    self.other = Some(from.clone());
+                if !self.has_member(&from) {
+                    self.others.push(Member {
+                        peer: from.clone(),
+                        arrived_after_me: false,
+                    });
                 }
                 if self.presence == Presence::HungUp {
-                    // A new call from the person who hung up earlier.
+                    // A new call from someone who hung up earlier.
                     self.presence = Presence::Ready;
                 }
                 vec![Action::RemoteOffer { sdp, from }]
@@ -360,7 +434,7 @@ mod tests {
         let mut state = RoomState::new(room());
         state.on_message(joined("b", &["a"]));
         assert_eq!(state.presence(), Presence::Ready);
-        assert_eq!(state.other(), Some(&PeerId::new("a")));
+        assert_eq!(state.others(), vec![PeerId::new("a")]);
         assert!(state.is_ready());
     }
 
@@ -393,7 +467,7 @@ mod tests {
             state.on_message(ServerMessage::PeerLeft {
                 peer: PeerId::new("a")
             }),
-            vec![Action::ClosePeer]
+            vec![Action::CloseCall(PeerId::new("a"))]
         );
         assert_eq!(state.presence(), Presence::PeerLeft);
         assert!(!state.is_ready());
@@ -407,9 +481,9 @@ mod tests {
             room: room(),
             capacity: 2,
         });
-        assert_eq!(state.presence(), Presence::Full);
+        assert_eq!(state.presence(), Presence::Full { capacity: 2 });
         assert!(!state.socket_closed());
-        assert_eq!(state.presence(), Presence::Full);
+        assert_eq!(state.presence(), Presence::Full { capacity: 2 });
     }
 
     /// A lost socket is offline and reconnects, but remembers who is here (the call goes on);
@@ -422,7 +496,7 @@ mod tests {
         assert_eq!(state.members(), Some(vec![PeerId::new("b")]));
         assert!(state.socket_closed());
         assert_eq!(state.presence(), Presence::Offline);
-        assert_eq!(state.other(), Some(&PeerId::new("b")), "still here");
+        assert_eq!(state.others(), vec![PeerId::new("b")], "still here");
         assert_eq!(state.me(), Some(&PeerId::new("a")));
         assert_eq!(state.members(), None, "relays must wait");
         assert_eq!(state.socket_opened(), vec![join(Some("token-of-a"))]);
@@ -480,9 +554,9 @@ mod tests {
         let mut state = RoomState::new(room());
         state.on_message(joined("a", &["b"]));
         state.readdress(&PeerId::new("zz"), &PeerId::new("yy"));
-        assert_eq!(state.other(), Some(&PeerId::new("b")));
+        assert_eq!(state.others(), vec![PeerId::new("b")]);
         state.readdress(&PeerId::new("b"), &PeerId::new("b2"));
-        assert_eq!(state.other(), Some(&PeerId::new("b2")));
+        assert_eq!(state.others(), vec![PeerId::new("b2")]);
         assert_eq!(state.members(), Some(vec![PeerId::new("b2")]));
     }
 
@@ -532,7 +606,7 @@ mod tests {
                 from: PeerId::new("b")
             }]
         );
-        assert_eq!(state.other(), Some(&PeerId::new("b")));
+        assert_eq!(state.others(), vec![PeerId::new("b")]);
         assert_eq!(
             state.on_message(ServerMessage::Candidate {
                 candidate: None,
@@ -572,28 +646,25 @@ mod tests {
         );
     }
 
-    /// Hanging up closes the call and tells the other member, without leaving the room.
+    /// Hanging up closes every call and tells each person of them, without leaving the room.
     #[test]
-    fn hang_up_tells_the_other_and_stays_in_the_room() {
+    fn hang_up_tells_everybody_of_the_call_and_stays_in_the_room() {
         let mut state = RoomState::new(room());
-        state.on_message(joined("b", &["a"]));
+        state.on_message(joined("b", &["a", "c"]));
         assert_eq!(
-            state.hang_up(None),
+            state.hang_up(vec![PeerId::new("a"), PeerId::new("old-c")]),
             vec![
                 Action::ClosePeer,
                 Action::Send(ClientMessage::HangUp {
                     to: Some(PeerId::new("a"))
                 }),
-            ]
+                Action::Send(ClientMessage::HangUp {
+                    to: Some(PeerId::new("old-c"))
+                }),
+            ],
+            "addressed to the people of the calls, even before they are back"
         );
-        assert!(state.is_ready(), "either side can call again at once");
-        assert_eq!(
-            state.hang_up(Some(PeerId::new("old-a")))[1],
-            Action::Send(ClientMessage::HangUp {
-                to: Some(PeerId::new("old-a"))
-            }),
-            "addressed to the person of the call, even before they are back"
-        );
+        assert!(state.is_ready(), "anyone can call again at once");
     }
 
     /// The other side hearing `hang_up` closes its call, says so, and can call back; a
@@ -611,9 +682,9 @@ mod tests {
             from: PeerId::new("a"),
             to: None,
         });
-        assert_eq!(actions, vec![Action::ClosePeer]);
+        assert_eq!(actions, vec![Action::CloseCall(PeerId::new("a"))]);
         assert_eq!(state.presence(), Presence::HungUp);
-        assert_eq!(state.other(), Some(&PeerId::new("a")));
+        assert_eq!(state.others(), vec![PeerId::new("a")]);
         assert!(state.is_ready());
         state.on_message(ServerMessage::Offer {
             sdp: "v=0".into(),
@@ -621,5 +692,92 @@ mod tests {
             to: None,
         });
         assert_eq!(state.presence(), Presence::Ready, "a new call from them");
+    }
+
+    fn arrives(peer: &str) -> ServerMessage {
+        ServerMessage::PeerJoined {
+            peer: PeerId::new(peer),
+        }
+    }
+
+    /// Joiners after us are told to the session (a page in the call offers to them); those
+    /// already there when we came are not ours to offer to when someone else's call pulls us in.
+    #[test]
+    fn later_arrivals_are_those_who_joined_after_us() {
+        let mut state = RoomState::new(room());
+        state.on_message(joined("b", &["a"]));
+        assert_eq!(
+            state.on_message(arrives("c")),
+            vec![Action::PeerArrived(PeerId::new("c"))]
+        );
+        assert!(state.on_message(arrives("c")).is_empty(), "told once");
+        state.on_message(arrives("d"));
+        assert_eq!(
+            state.others(),
+            vec![PeerId::new("a"), PeerId::new("c"), PeerId::new("d")]
+        );
+        assert_eq!(
+            state.later_arrivals(),
+            vec![PeerId::new("c"), PeerId::new("d")]
+        );
+    }
+
+    /// A re-join lists everybody as already there; who came after us is remembered for the
+    /// people still here, and those gone are forgotten.
+    #[test]
+    fn arrival_order_survives_a_rejoin() {
+        let mut state = RoomState::new(room());
+        state.on_message(joined("b", &["a"]));
+        state.on_message(arrives("c"));
+        state.on_message(arrives("d"));
+        state.socket_closed();
+        state.on_message(joined("b", &["a", "d"]));
+        assert_eq!(state.later_arrivals(), vec![PeerId::new("d")]);
+        assert_eq!(state.others(), vec![PeerId::new("a"), PeerId::new("d")]);
+    }
+
+    /// In a group, someone leaving closes only their call; the room is empty (and says the
+    /// other person left) only when the last one goes.
+    #[test]
+    fn leaving_closes_only_that_call() {
+        let mut state = RoomState::new(room());
+        state.on_message(joined("c", &["a", "b"]));
+        let actions = state.on_message(ServerMessage::PeerLeft {
+            peer: PeerId::new("a"),
+        });
+        assert_eq!(actions, vec![Action::CloseCall(PeerId::new("a"))]);
+        assert_eq!(state.presence(), Presence::Ready);
+        assert_eq!(state.others(), vec![PeerId::new("b")]);
+        state.on_message(ServerMessage::PeerLeft {
+            peer: PeerId::new("b"),
+        });
+        assert_eq!(state.presence(), Presence::PeerLeft);
+    }
+
+    /// The upload budget comes from `joined`, or is the default when an older server says none.
+    #[test]
+    fn joined_gives_the_upload_budget() {
+        let mut state = RoomState::new(room());
+        let actions = state.on_message(joined("a", &[]));
+        assert!(actions.contains(&Action::UseUploadBudget(DEFAULT_UPLOAD_KBPS)));
+        let actions = state.on_message(ServerMessage::Joined {
+            room: room(),
+            you: PeerId::new("a"),
+            peers: Vec::new(),
+            resume: token("t"),
+            upload_kbps: Some(900),
+        });
+        assert!(actions.contains(&Action::UseUploadBudget(900)));
+    }
+
+    /// A `hello` that names someone already listed under the new id merges them, rather than
+    /// keeping the old id as a ghost member.
+    #[test]
+    fn readdress_onto_a_known_id_merges() {
+        let mut state = RoomState::new(room());
+        state.on_message(joined("a", &["b"]));
+        state.on_message(arrives("b2"));
+        state.readdress(&PeerId::new("b"), &PeerId::new("b2"));
+        assert_eq!(state.others(), vec![PeerId::new("b2")]);
     }
 }

@@ -23,8 +23,8 @@ pub enum Presence {
     /// Both still in the room, and the other person just ended the call (`hang_up`): either
     /// may call again.
     HungUp,
-    /// Refused: the room already holds two people.
-    Full,
+    /// Refused: the room already holds `capacity` people.
+    Full { capacity: usize },
     /// Another tab or window of this browser took our seat (close code 4001): the call went
     /// on there; nothing reconnects until the person takes it back.
     Replaced,
@@ -74,6 +74,35 @@ impl CallPhase {
     }
 }
 
+/// The phase the status line shows for all the calls together: the best off of them, so the
+/// room reads "Connected" while anybody is connected (each tile shows its own). One call's
+/// phase is its own. `None` without calls.
+pub fn room_phase(phases: impl IntoIterator<Item = CallPhase>) -> Option<CallPhase> {
+    let rank = |phase: &CallPhase| match phase {
+        CallPhase::Connected(_) => 3,
+        CallPhase::Reconnecting { .. } => 2,
+        CallPhase::Connecting => 1,
+        CallPhase::Failed { .. } => 0,
+    };
+    // The first of the best: a stable choice as the tiles keep their order.
+    phases
+        .into_iter()
+        .fold(None, |best: Option<CallPhase>, phase| match best {
+            Some(best) if rank(&best) >= rank(&phase) => Some(best),
+            _ => Some(phase),
+        })
+}
+
+/// The state names of [`CallPhase`]s, for each tile's `data-state`.
+pub fn phase_state(phase: CallPhase) -> &'static str {
+    match phase {
+        CallPhase::Connecting => "calling",
+        CallPhase::Connected(_) => "connected",
+        CallPhase::Reconnecting { .. } => "reconnecting",
+        CallPhase::Failed { .. } => "failed",
+    }
+}
+
 /// What `#status` shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
@@ -98,6 +127,20 @@ pub const SERVER_NOTE: &str = "Reconnecting to the server…";
 /// The sentence after the other person left.
 pub const PEER_LEFT_SENTENCE: &str = "The other person left. Waiting for someone — share this link";
 
+/// What a refused page says: how many the room holds, in the words the contract spells.
+pub fn full_sentence(capacity: usize) -> String {
+    format!("This room is full ({capacity} people).")
+}
+
+/// The sentence while others are here and no call runs yet.
+pub fn ready_sentence(others: usize) -> String {
+    if others > 1 {
+        format!("{others} people are here. Press Call to start.")
+    } else {
+        "The other person is here. Press Call to start.".to_owned()
+    }
+}
+
 impl Status {
     /// The status for a presence and, when a peer connection exists, its phase. A refused
     /// connection outranks the call; a lost one does not: the call goes on without the server,
@@ -109,9 +152,11 @@ impl Status {
             route: None,
         };
         match (presence, phase) {
-            (Presence::Full, _) => {
-                plain("full", "This room is full: two people are already in it.")
-            }
+            (Presence::Full { capacity }, _) => Self {
+                state: "full",
+                sentence: full_sentence(capacity),
+                route: None,
+            },
             (Presence::Replaced, _) => plain("replaced", REPLACED_SENTENCE),
             (_, Some(CallPhase::Connecting)) => plain("calling", "Connecting the call…"),
             (_, Some(CallPhase::Connected(route))) => Self {
@@ -156,9 +201,7 @@ impl Status {
             (Presence::Waiting, None) => plain("waiting", WAITING_SENTENCE),
             (Presence::PeerLeft, None) => plain("peer-left", PEER_LEFT_SENTENCE),
             (Presence::HungUp, None) => plain("hung-up", HUNG_UP_SENTENCE),
-            (Presence::Ready, None) => {
-                plain("ready", "The other person is here. Press Call to start.")
-            }
+            (Presence::Ready, None) => plain("ready", &ready_sentence(1)),
         }
     }
 }
@@ -174,7 +217,7 @@ mod tests {
         assert_eq!(state(Presence::Connecting), "connecting-signalling");
         assert_eq!(state(Presence::Waiting), "waiting");
         assert_eq!(state(Presence::Ready), "ready");
-        assert_eq!(state(Presence::Full), "full");
+        assert_eq!(state(Presence::Full { capacity: 4 }), "full");
         assert_eq!(state(Presence::PeerLeft), "peer-left");
         assert_eq!(state(Presence::Offline), "offline");
     }
@@ -193,9 +236,9 @@ mod tests {
                 .contains("The other person left")
         );
         assert!(
-            Status::of(Presence::Full, None)
+            Status::of(Presence::Full { capacity: 4 }, None)
                 .sentence
-                .contains("This room is full")
+                .contains("This room is full (4 people)")
         );
     }
 
@@ -272,6 +315,30 @@ mod tests {
         let replaced = Status::of(Presence::Replaced, Some(CallPhase::Connected(None)));
         assert_eq!(replaced.state, "replaced");
         assert_eq!(replaced.sentence, REPLACED_SENTENCE);
+    }
+
+    /// With several calls the room shows the best off; a single call shows its own phase.
+    #[test]
+    fn the_room_shows_the_best_call() {
+        let lost = CallPhase::Failed {
+            seconds: 3,
+            was_connected: true,
+        };
+        assert_eq!(room_phase([]), None);
+        assert_eq!(room_phase([lost]), Some(lost));
+        assert_eq!(
+            room_phase([lost, CallPhase::Connecting, CallPhase::Connected(None)]),
+            Some(CallPhase::Connected(None))
+        );
+        assert_eq!(
+            room_phase([CallPhase::Connecting, lost]),
+            Some(CallPhase::Connecting)
+        );
+        assert_eq!(phase_state(lost), "failed");
+        assert_eq!(
+            phase_state(CallPhase::Connecting),
+            Status::of(Presence::Ready, Some(CallPhase::Connecting)).state
+        );
     }
 
     /// ICE states move the phase towards connected, and a connected call keeps its route.

@@ -106,8 +106,10 @@ pub fn ChatPanel(
 
 fn render_entry(entry: LogEntry, on_cancel: Callback<TransferHandle>) -> AnyView {
     match entry {
-        LogEntry::Message { from, text, .. } => view! {
-            <p class="chat-message" data-from=from.as_str()>
+        LogEntry::Message {
+            from, peer, text, ..
+        } => view! {
+            <p class="chat-message" data-from=from.as_str() data-peer=peer.map(|peer| peer.as_str().to_owned())>
                 {segments(&text).into_iter().map(render_segment).collect_view()}
             </p>
         }

@@ -8,6 +8,7 @@ mod media_error;
 mod share_link;
 mod stats_panel;
 mod status_line;
+mod tiles;
 
 pub use chat::ChatPanel;
 pub use control_button::ControlButton;
@@ -17,3 +18,4 @@ pub use media_error::MediaError;
 pub use share_link::ShareLink;
 pub use stats_panel::StatsPanel;
 pub use status_line::StatusLine;
+pub use tiles::{OnVideo, RemoteTiles};

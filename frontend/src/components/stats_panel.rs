@@ -1,6 +1,7 @@
 //! The live stats panel, `#stats` (the room's `#stats-toggle` in the control bar shows or hides
-//! it): it lists the call's numbers (each an element with its `data-stat` name, the value with its unit) and draws the
-//! last minute of bitrate and round trip as an inline SVG.
+//! it): one row per call (`.stats-row[data-peer]`) listing its numbers (each an element with its
+//! `data-stat` name, the value with its unit), and the last minute of the first call's bitrate
+//! and round trip drawn as an inline SVG.
 //!
 //! The panel only renders what the session reads each second ([`crate::call::stats`],
 //! [`crate::call::stats_history`]); it never touches `getStats()` itself, so hiding it costs
@@ -10,6 +11,7 @@ use leptos::prelude::*;
 
 use crate::call::stats::{Reading, Stat, bitrate};
 use crate::call::stats_history::{History, Series};
+use crate::session::ui::TileView;
 
 /// The graph's drawing box (SVG user units); the element scales to the panel's width.
 const GRAPH_WIDTH: f64 = 300.0;
@@ -18,19 +20,36 @@ const GRAPH_HEIGHT: f64 = 80.0;
 /// The panel, shown while `open`.
 #[component]
 pub fn StatsPanel(
-    #[prop(into)] stats: Signal<Option<Reading>>,
+    #[prop(into)] tiles: Signal<Vec<TileView>>,
     #[prop(into)] history: Signal<History>,
     #[prop(into)] open: Signal<bool>,
 ) -> impl IntoView {
-    let rows = Stat::ALL
-        .iter()
-        .map(|&stat| {
-            view! {
-                <dt>{stat.label()}</dt>
-                <dd data-stat=stat.name()>{move || stat.text(stats.read().as_ref())}</dd>
+    let several = move || tiles.read().len() > 1;
+    // Before any call, one empty row says what will be shown.
+    let empty = move || {
+        tiles
+            .read()
+            .is_empty()
+            .then(|| view! { <dl class="stats-list">{stat_cells(Signal::stored(None))}</dl> })
+    };
+    let rows = view! {
+        {empty}
+        <For each=move || tiles.get() key=|tile| tile.key let(tile)>
+            {
+                let stats = tile.stats.clone();
+                let reading = Signal::derive(move || stats.get());
+                let peer = tile.peer.clone();
+                let name = tile.clone();
+                view! {
+                    <dl class="stats-list stats-row" data-peer=move || peer.get().as_str().to_owned()>
+                        <dt class="stats-peer" hidden=move || !several()>"With"</dt>
+                        <dd class="stats-peer" hidden=move || !several()>{move || name.initial()}</dd>
+                        {stat_cells(reading)}
+                    </dl>
+                }
             }
-        })
-        .collect_view();
+        </For>
+    };
     // Both bitrates share one scale so they can be compared; the round trip has its own.
     let bitrate_top = Memo::new(move |_| {
         let history = history.read();
@@ -48,7 +67,7 @@ pub fn StatsPanel(
     };
     view! {
         <section id="stats" class="stats-panel" aria-label="Call statistics" hidden=move || !open.get()>
-            <dl class="stats-list">{rows}</dl>
+            {rows}
             <div class="stats-graph">
                 <svg
                     viewBox=format!("0 0 {GRAPH_WIDTH} {GRAPH_HEIGHT}")
@@ -73,4 +92,17 @@ pub fn StatsPanel(
             </div>
         </section>
     }
+}
+
+/// One call's numbers, each as its `data-stat` element.
+fn stat_cells(stats: Signal<Option<Reading>>) -> impl IntoView {
+    Stat::ALL
+        .iter()
+        .map(|&stat| {
+            view! {
+                <dt>{stat.label()}</dt>
+                <dd data-stat=stat.name()>{move || stat.text(stats.read().as_ref())}</dd>
+            }
+        })
+        .collect_view()
 }

@@ -5,6 +5,8 @@
 //! the socket. Its layout keeps the buttons still: the videos and the controls come first, at
 //! fixed sizes, and every panel that comes and goes with the room's state follows them.
 
+use std::rc::Rc;
+
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use shared::RoomName;
@@ -13,9 +15,10 @@ use wasm_bindgen::JsCast;
 use crate::browser::location::room_link;
 use crate::browser::media::can_share_screen;
 use crate::call::controls::{Toggle, shortcut, takes_text};
-use crate::call::status::{CallPhase, Presence, REPLACED_SENTENCE, SERVER_NOTE};
+use crate::call::status::{Presence, REPLACED_SENTENCE, SERVER_NOTE};
 use crate::components::{
-    ChatPanel, ControlButton, DeviceMenus, Icon, MediaError, ShareLink, StatsPanel, StatusLine,
+    ChatPanel, ControlButton, DeviceMenus, Icon, MediaError, RemoteTiles, ShareLink, StatsPanel,
+    StatusLine,
 };
 use crate::session::Session;
 use crate::session::chat_ui::LogEntry;
@@ -85,7 +88,13 @@ fn Room(room: RoomName) -> impl IntoView {
             Presence::Connecting | Presence::Waiting | Presence::PeerLeft | Presence::Offline
         ) && ui.phase.get().is_none()
     };
-    let is_full = move || presence.get() == Presence::Full;
+    let full_capacity = move || match presence.get() {
+        Presence::Full { capacity } => Some(capacity),
+        _ => None,
+    };
+    let on_video: crate::components::OnVideo = Rc::new(move |key, video| {
+        session.with_value(|session| session.attach_video(key, video));
+    });
     let is_replaced = move || presence.get() == Presence::Replaced;
     let left_note = move || ui.peer_left.get() && presence.get() != Presence::PeerLeft;
 
@@ -98,21 +107,7 @@ fn Room(room: RoomName) -> impl IntoView {
 
             <div class="stage">
                 <section class="videos" aria-label="Videos">
-                    <figure class="video remote">
-                        <video id="remote-video" node_ref=ui.remote_video autoplay=true playsinline=true></video>
-                        <div
-                            id="remote-camera-off"
-                            class="camera-off-placeholder"
-                            hidden=move || !ui.remote_controls.get().camera_off
-                        >
-                            <span class="initial" aria-hidden="true">{move || ui.remote_initial.get()}</span>
-                            <span>"Their camera is off"</span>
-                        </div>
-                        <p id="remote-muted" class="remote-muted" hidden=move || !ui.remote_controls.get().muted>
-                            "Their microphone is off"
-                        </p>
-                        <figcaption>"Them"</figcaption>
-                    </figure>
+                    <RemoteTiles tiles=ui.tiles on_video/>
                     <figure class="video local">
                         <video
                             id="local-video"
@@ -143,7 +138,7 @@ fn Room(room: RoomName) -> impl IntoView {
                         choice=chat_choice
                         on_close=Callback::new(move |()| chat_choice.set(Some(false)))
                     />
-                    <StatsPanel stats=ui.stats history=ui.stats_history open=stats_open/>
+                    <StatsPanel tiles=ui.tiles history=ui.stats_history open=stats_open/>
                 </div>
             </div>
 
@@ -160,7 +155,7 @@ fn Room(room: RoomName) -> impl IntoView {
                     id="call"
                     class="primary"
                     label="Call"
-                    title="Call the other person in the room"
+                    title="Call everybody in the room"
                     icon=Icon::Call
                     disabled=Signal::derive(move || !ui.can_call())
                     on_press=move || session.with_value(|session| session.call())
@@ -169,7 +164,7 @@ fn Room(room: RoomName) -> impl IntoView {
                     id="hang-up"
                     class="danger"
                     label="Hang up"
-                    title="End the call (you both stay in the room)"
+                    title="Leave the call (everybody stays in the room)"
                     icon=Icon::HangUp
                     disabled=Signal::derive(move || ui.phase.get().is_none())
                     on_press=move || session.with_value(|session| session.hang_up())
@@ -229,7 +224,7 @@ fn Room(room: RoomName) -> impl IntoView {
                     label="Retry"
                     title="Try to connect the call again"
                     icon=Icon::Retry
-                    hidden=Signal::derive(move || !ui.phase.get().is_some_and(CallPhase::is_failed))
+                    hidden=Signal::derive(move || !ui.any_failed())
                     on_press=move || session.with_value(|session| session.retry_call())
                 />
             </nav>
@@ -242,7 +237,7 @@ fn Room(room: RoomName) -> impl IntoView {
             // controls, so that the buttons never move under the person's pointer: when the
             // share panel above them vanished as the other person arrived, a press aimed at
             // Get Video while the page loaded landed beside it (issue 7, "a lost click").
-            <p id="check-hint" class="note" hidden=move || !ui.phase.get().is_some_and(CallPhase::is_failed)>
+            <p id="check-hint" class="note" hidden=move || !ui.any_failed()>
                 <a id="check-link" href="/check">
                     "The call could not connect — run the connection check"
                 </a>
@@ -273,8 +268,11 @@ fn Room(room: RoomName) -> impl IntoView {
                     "Take the call back here"
                 </button>
             </section>
-            <section class="panel alert" hidden=move || !is_full()>
-                <p>"This room is full. Only two people can be in a call."</p>
+            <section class="panel alert" hidden=move || full_capacity().is_none()>
+                <p>
+                    {move || full_capacity().map(crate::call::status::full_sentence)}
+                    " Try again later, or start a new room from the start page."
+                </p>
                 <p><a id="back-home" href="/">"Back to the start page"</a></p>
             </section>
 

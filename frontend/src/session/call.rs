@@ -6,7 +6,15 @@
 //! decisions are [`Negotiation`]'s), ended by hang-up, a departure or a new membership. Calls
 //! are keyed by the other person's [`PeerId`] and told from earlier calls with the same person
 //! by a generation number, so an event or async step of an ended call finds nothing to act on.
-//! The page shows one call (one phase, one remote video) while rooms hold two people.
+//! Each call has its tile on the page ([`TileView`]): its video, its phase, the other person's
+//! controls and the call's numbers; the status line shows the calls together.
+//!
+//! Who calls whom in a group (a full mesh, one peer connection per pair): pressing Call offers
+//! to everybody in the room; a page in the call offers to each person who joins after it; and
+//! a page brought into a call by an offer offers to those who joined after it (see
+//! [`crate::call::room::RoomState::later_arrivals`]). Each pair has one offerer by
+//! construction; perfect negotiation stays as the safety net for two people pressing Call at
+//! once.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -16,19 +24,21 @@ use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use shared::{ClientMessage, PeerId};
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{MediaStream, MediaStreamTrack};
+use web_sys::{HtmlVideoElement, MediaStream, MediaStreamTrack};
 
 use super::Session;
 use super::chat::CallFiles;
 use super::link::Transport;
+use super::ui::TileView;
 use crate::browser::channel::{ChannelEvent, DataChannel};
 use crate::browser::clock;
 use crate::browser::media::{LocalMedia, show_stream};
 use crate::browser::network::NetworkWatch;
 use crate::browser::peer::{PeerConnection, PeerEvent};
 use crate::browser::warn;
+use crate::call::bitrate::limits;
 use crate::call::candidates::{Candidate, LocalCandidates, RemoteCandidates};
-use crate::call::controls::{Controls, RemoteControls, initial};
+use crate::call::controls::{Controls, RemoteControls};
 use crate::call::ice_restart::IceRecovery;
 use crate::call::negotiation::{Decision, DescriptionKind, Negotiation, Role};
 use crate::call::stats::{Reading, Snapshot};
@@ -42,6 +52,11 @@ const ROUTE_POLL_MS: u32 = 500;
 const ROUTE_POLL_ATTEMPTS: u32 = 20;
 /// How often the stats panel's numbers are read: a rate is the change over this interval.
 const STATS_POLL_MS: u32 = 1_000;
+/// How long a page in the call waits before offering to someone who just joined, while one of
+/// its calls is with a person the room no longer lists (the server restarted and gave ids
+/// anew): the newcomer may be that person, whose `hello` will re-address the call, and an
+/// offer to them now would start a second call with the same person.
+const ARRIVAL_HELLO_WAIT_MS: u32 = 3_000;
 
 /// One peer connection and its negotiation state. Replaced whole on every new call, so nothing
 /// of an old call can leak into the next.
@@ -69,6 +84,12 @@ pub(super) struct Call {
     pub(super) recovery_ticks: Option<Interval>,
     /// Hears the browser's network changes while the call lasts.
     _network: NetworkWatch,
+    /// What the page shows of this call.
+    pub(super) tile: TileView,
+    /// The tile's `<video>`, once mounted, and the other person's stream, once it came: the
+    /// stream plays in it as soon as both are there.
+    video: Option<HtmlVideoElement>,
+    stream: Option<MediaStream>,
 }
 
 /// Names one call: the other person, and which of the calls with them.
@@ -101,7 +122,13 @@ impl Call {
     /// The other person came back under `new` (their `hello`): relays go there from now on.
     /// Keys and events of this call stay valid: they find it by its generation.
     pub(super) fn readdress(&mut self, new: PeerId) {
+        self.tile.peer.set(new.clone());
         self.other = new;
+    }
+
+    /// The tile's `<video>`, once mounted.
+    pub(super) fn video(&self) -> Option<&HtmlVideoElement> {
+        self.video.as_ref()
     }
 
     /// Whether this call ever connected (its stats timer starts then).
@@ -260,9 +287,8 @@ impl Session {
                 }
             }
         });
-        #[cfg(feature = "test-hooks")]
-        super::hooks::set_peer_connection(Some(&peer));
         let signalling_up = state.link_up();
+        let tile = TileView::new(key.generation, other.clone());
         state.calls.insert(
             other.clone(),
             Call {
@@ -279,18 +305,111 @@ impl Session {
                 recovery: IceRecovery::new(role),
                 recovery_ticks: None,
                 _network: network,
+                tile: tile.clone(),
+                video: None,
+                stream: None,
             },
         );
+        let first = state.calls.len() == 1;
         drop(state);
-        self.ui
-            .remote_initial
-            .set(initial(Some(key.other.as_str())));
-        self.ui.remote_controls.set(RemoteControls::default());
-        self.ui.stats.set(None);
-        self.ui.stats_history.set(Default::default());
-        self.ui.phase.set(Some(CallPhase::Connecting));
+        if first {
+            self.ui.stats_history.set(Default::default());
+        }
+        self.ui.tiles.update(|tiles| tiles.push(tile));
         self.ui.peer_left.set(false);
+        self.calls_changed();
         Some(key)
+    }
+
+    /// The set of calls changed: each call's share of the upload budget follows, and the test
+    /// hooks see the new set.
+    pub(super) fn calls_changed(&self) {
+        let state = self.state.borrow();
+        if let Some(limits) = limits(state.upload_kbps, state.calls.len()) {
+            for call in state.calls.values() {
+                call.peer.limit_sending(&limits);
+            }
+        }
+        #[cfg(feature = "test-hooks")]
+        super::hooks::publish_calls(state.calls.iter().map(|(other, call)| (other, &*call.peer)));
+    }
+
+    /// Offers a call to `other`, unless one runs with them already: the first offer has a
+    /// video section even with the camera off (turning it on then needs no offer), and the
+    /// shared screen if sharing.
+    pub(super) fn offer_to(&self, other: PeerId) {
+        if self.state.borrow().calls.contains_key(&other) {
+            return;
+        }
+        if self.begin_call(other.clone()).is_some()
+            && let Some(call) = self.state.borrow().calls.get(&other)
+        {
+            // `negotiationneeded` fires as a later task: this still goes in the first offer.
+            call.ensure_video();
+            if let Some(screen) = &self.state.borrow().screen {
+                call.replace_video(Some(screen.track()));
+            }
+        }
+    }
+
+    /// Someone joined the room after us: if we are in the call, we offer to them (they never
+    /// offer to those already there). Waits for a `hello` first when the newcomer may be one
+    /// of our own calls coming back under a new id.
+    pub(super) fn on_peer_arrived(&self, peer: PeerId) {
+        let (in_call, may_be_back) = {
+            let state = self.state.borrow();
+            let may_be_back = state
+                .calls
+                .keys()
+                .any(|other| !state.room.has_member(other));
+            (!state.calls.is_empty(), may_be_back)
+        };
+        if !in_call {
+            return;
+        }
+        if !may_be_back {
+            self.offer_to(peer);
+            return;
+        }
+        let this = self.this.clone();
+        spawn_local(async move {
+            TimeoutFuture::new(ARRIVAL_HELLO_WAIT_MS).await;
+            let Some(session) = this.upgrade() else {
+                return;
+            };
+            let still = {
+                let state = session.state.borrow();
+                !state.calls.is_empty() && state.room.has_member(&peer)
+            };
+            if still {
+                session.offer_to(peer);
+            }
+        });
+    }
+
+    /// Brought into a call by someone's offer: offer to those who joined the room after us
+    /// (the earlier arrival of each pair offers).
+    fn offer_to_later_arrivals(&self) {
+        let later = self.state.borrow().room.later_arrivals();
+        for peer in later {
+            self.offer_to(peer);
+        }
+    }
+
+    /// The tile of call `key` mounted its `<video>`: the other person plays in it (now, or
+    /// when their stream comes), through the chosen speaker.
+    pub fn attach_video(&self, key: u64, video: HtmlVideoElement) {
+        {
+            let mut state = self.state.borrow_mut();
+            let Some(call) = state.calls.values_mut().find(|call| call.generation == key) else {
+                return;
+            };
+            if let Some(stream) = &call.stream {
+                show_stream(&video, Some(stream));
+            }
+            call.video = Some(video.clone());
+        }
+        self.route_sound(video);
     }
 
     /// Ends every call and clears the remote video.
@@ -318,14 +437,16 @@ impl Session {
             call.peer.close();
         }
         // The calls' stats timers stop as `calls` drops at the end of this function.
-        self.ui.stats.set(None);
-        #[cfg(feature = "test-hooks")]
-        super::hooks::set_peer_connection(None);
-        if let Some(video) = self.ui.remote_video.get_untracked() {
-            show_stream(&video, None);
+        for call in calls.values() {
+            if let Some(video) = &call.video {
+                show_stream(video, None);
+            }
         }
-        self.ui.phase.set(None);
-        self.ui.remote_controls.set(RemoteControls::default());
+        let ended: Vec<u64> = calls.values().map(|call| call.generation).collect();
+        self.ui
+            .tiles
+            .update(|tiles| tiles.retain(|tile| !ended.contains(&tile.key)));
+        self.calls_changed();
     }
 
     /// The data channel opened (each side then sends its state) or said something.
@@ -337,9 +458,7 @@ impl Session {
             }
             ChannelEvent::Text(text) => {
                 if let Some(remote) = RemoteControls::from_text(&text) {
-                    if self.with_call(key, |_, _| ()).is_some() {
-                        self.ui.remote_controls.set(remote);
-                    }
+                    self.with_call(key, |call, _| call.tile.controls.set(remote));
                 } else if let Some(message) = shared::PeerMessage::parse(&text) {
                     self.on_chat_message(key, message);
                 }
@@ -400,24 +519,24 @@ impl Session {
             PeerEvent::IceConnectionState(ice_state) => {
                 let now = clock::now();
                 // While media does not flow, the recovery says what to show.
-                let Some(recovering) = self.with_call(key, |call, _| {
+                let Some((recovering, tile)) = self.with_call(key, |call, _| {
                     call.recovery.on_ice_state(ice_state, now);
-                    call.recovery.phase(now)
+                    (call.recovery.phase(now), call.tile.clone())
                 }) else {
                     return;
                 };
-                let current = self
-                    .ui
-                    .phase
-                    .get_untracked()
-                    .unwrap_or(CallPhase::Connecting);
+                let current = tile.phase.get_untracked();
                 if let Some(next) = recovering.or_else(|| current.after_ice_state(ice_state)) {
-                    self.ui.phase.set(Some(next));
+                    if next != current {
+                        tile.phase.set(next);
+                    }
                     if next == CallPhase::Connected(None) {
                         self.find_route(key);
                     }
                     if matches!(next, CallPhase::Connected(_)) {
                         self.start_stats(key);
+                        // The senders' encodings exist now: the call takes its share.
+                        self.calls_changed();
                     }
                 }
                 self.recovery_step(key);
@@ -426,11 +545,12 @@ impl Session {
     }
 
     fn show_remote(&self, key: &CallKey, stream: &MediaStream) {
-        if self.with_call(key, |_, _| ()).is_some()
-            && let Some(video) = self.ui.remote_video.get_untracked()
-        {
-            show_stream(&video, Some(stream));
-        }
+        self.with_call(key, |call, _| {
+            if let Some(video) = &call.video {
+                show_stream(video, Some(stream));
+            }
+            call.stream = Some(stream.clone());
+        });
     }
 
     /// `negotiationneeded`: set an offer locally and send it (perfect negotiation's first half).
@@ -492,7 +612,9 @@ impl Session {
             }
             None => None,
         };
+        let mut entered = false;
         let decided = decided.or_else(|| {
+            entered = self.state.borrow().calls.is_empty();
             self.begin_call(from.clone())?;
             match self.decide(DescriptionKind::Offer, &from)? {
                 (key, peer, Decision::Accept) => Some((key, peer)),
@@ -502,6 +624,9 @@ impl Session {
         });
         if let Some((key, peer)) = decided {
             self.set_remote_description(key, peer, DescriptionKind::Offer, sdp);
+        }
+        if entered {
+            self.offer_to_later_arrivals();
         }
     }
 
@@ -552,6 +677,9 @@ impl Session {
                     Err(error) => warn("could not answer", &error),
                 });
             }
+            // A negotiation may have made senders (or their encodings) anew: each takes its
+            // share of the upload budget again.
+            session.calls_changed();
             for candidate in pending {
                 session.add_remote_candidate(&key, &peer, candidate).await;
             }
@@ -612,19 +740,17 @@ impl Session {
                 let Some(session) = this.upgrade() else {
                     return;
                 };
-                let phase = session.ui.phase.get_untracked();
-                if session.with_call(&key, |_, _| ()).is_none()
-                    || !matches!(phase, Some(CallPhase::Connected(_)))
-                {
+                let Some(tile) = session.with_call(&key, |call, _| call.tile.clone()) else {
+                    return;
+                };
+                let phase = tile.phase.get_untracked();
+                if !matches!(phase, CallPhase::Connected(_)) {
                     return;
                 }
                 if let Some(route) = route
-                    && phase != Some(CallPhase::Connected(Some(route)))
+                    && phase != CallPhase::Connected(Some(route))
                 {
-                    session
-                        .ui
-                        .phase
-                        .set(Some(CallPhase::Connected(Some(route))));
+                    tile.phase.set(CallPhase::Connected(Some(route)));
                 }
                 drop(session);
                 TimeoutFuture::new(ROUTE_POLL_MS).await;
@@ -671,14 +797,22 @@ impl Session {
             let reading = session.with_call(&key, |call, _| {
                 let reading = Reading::between(call.last_stats.as_ref(), &snapshot);
                 call.last_stats = Some(snapshot);
-                reading
+                (reading, call.tile.clone())
             });
-            if let Some(reading) = reading {
-                session
+            if let Some((reading, tile)) = reading {
+                // The graph follows the first tile's call.
+                let first = session
                     .ui
-                    .stats_history
-                    .update(|history| history.push(Sample::from(&reading)));
-                session.ui.stats.set(Some(reading));
+                    .tiles
+                    .with_untracked(|tiles| tiles.first().map(|first| first.key))
+                    == Some(tile.key);
+                if first {
+                    session
+                        .ui
+                        .stats_history
+                        .update(|history| history.push(Sample::from(&reading)));
+                }
+                tile.stats.set(Some(reading));
             }
         });
     }

@@ -105,18 +105,21 @@ impl CallFiles {
 }
 
 impl Session {
-    /// Sends a chat message on the open call; the refusal (also shown) if it cannot go.
+    /// Sends a chat message to everybody in the call (each call's channel); the refusal (also
+    /// shown) if it reaches nobody.
     pub fn send_chat(&self, text: &str) -> Result<(), ChatRefusal> {
         let sent = ChatText::new(text)
             .map_err(ChatRefusal::Text)
             .and_then(|text| {
                 let state = self.state.borrow();
-                let call = state
+                let message = PeerMessage::chat(text.as_str());
+                let reached = state
                     .calls
                     .values()
-                    .find(|call| call.channel().is_open())
-                    .ok_or(ChatRefusal::NotConnected)?;
-                if call.channel().send(&PeerMessage::chat(text.as_str())) {
+                    .filter(|call| call.channel().is_open())
+                    .filter(|call| call.channel().send(&message))
+                    .count();
+                if reached > 0 {
                     Ok(text)
                 } else {
                     Err(ChatRefusal::NotConnected)
@@ -137,26 +140,42 @@ impl Session {
         }
     }
 
-    /// Offers `files` to the other side and sends them one after another.
+    /// Offers `files` to everybody in the call and sends them, one after another on each call
+    /// (each receiver has its own transfer, with its own progress and Cancel).
     pub fn send_files(&self, files: Vec<File>) {
         if files.is_empty() {
             return;
         }
-        let mut state = self.state.borrow_mut();
-        let Some((generation, call)) = state
+        let open: Vec<u64> = self
+            .state
+            .borrow()
             .calls
-            .values_mut()
-            .find(|call| call.files.channel.is_open())
-            .map(|call| (call.generation(), call))
-        else {
-            drop(state);
+            .values()
+            .filter(|call| call.files.channel.is_open())
+            .map(|call| call.generation())
+            .collect();
+        if open.is_empty() {
             self.ui.chat.refusal.set(Some(
                 "The files were not sent because the call is not connected: pick them again \
                  once it is."
                     .to_owned(),
             ));
             return;
-        };
+        }
+        let mut refusal = None;
+        for generation in open {
+            refusal = self.send_files_on(generation, &files).or(refusal);
+        }
+        self.ui.chat.refusal.set(refusal);
+    }
+
+    /// Offers `files` on the call `generation` and starts sending; why one was refused, if so.
+    fn send_files_on(&self, generation: u64, files: &[File]) -> Option<String> {
+        let mut state = self.state.borrow_mut();
+        let call = state
+            .calls
+            .values_mut()
+            .find(|call| call.generation() == generation)?;
         let key = call.key_for_files();
         let files_side = &mut call.files;
         let mut refusal = None;
@@ -164,7 +183,7 @@ impl Session {
             let size = file.size() as u64;
             let name = file.name();
             let added = files_side.outgoing.add(|id| Sending {
-                file,
+                file: file.clone(),
                 view: TransferView::new(
                     TransferHandle {
                         generation,
@@ -189,10 +208,10 @@ impl Session {
         }
         let start = !std::mem::replace(&mut files_side.pumping, true);
         drop(state);
-        self.ui.chat.refusal.set(refusal);
         if start {
             self.pump_files(key);
         }
+        refusal
     }
 
     /// Cancels a transfer from this side and tells the other side.
@@ -244,12 +263,12 @@ impl Session {
             PeerMessage::Hello { peer, .. } => self.on_hello(key, peer),
             PeerMessage::Chat { text, .. } => {
                 // Only while the call runs, and only text within the rules.
-                if self.with_call(key, |_, _| ()).is_some()
+                if let Some(from) = self.with_call(key, |call, _| call.other().clone())
                     && let Ok(text) = ChatText::new(text)
                 {
                     self.ui
                         .chat
-                        .push(LogEntry::message(Author::Them, text.into_string()));
+                        .push(LogEntry::message_from(from, text.into_string()));
                 }
             }
             PeerMessage::FileOffer { id, name, size, .. } => self.on_offer(key, id, &name, size),

@@ -62,6 +62,8 @@ pub enum LogEntry {
     Message {
         key: u64,
         from: Author,
+        /// Who sent it, for a message from someone else (`data-peer` on the page).
+        peer: Option<shared::PeerId>,
         text: String,
     },
     Transfer {
@@ -75,6 +77,17 @@ impl LogEntry {
         Self::Message {
             key: next_key(),
             from,
+            peer: None,
+            text,
+        }
+    }
+
+    /// A message from `peer`.
+    pub(super) fn message_from(peer: shared::PeerId, text: String) -> Self {
+        Self::Message {
+            key: next_key(),
+            from: Author::Them,
+            peer: Some(peer),
             text,
         }
     }

@@ -178,16 +178,14 @@ impl Session {
         spawn_local(async move {
             match kind {
                 DeviceKind::Speaker => {
-                    let Some(video) = this
-                        .upgrade()
-                        .and_then(|s| s.ui.remote_video.get_untracked())
-                    else {
+                    let Some(videos) = this.upgrade().map(|s| s.remote_videos()) else {
                         return;
                     };
-                    let set = set_speaker(&video, &id).await;
-                    if set.is_err()
-                        && let Some(session) = this.upgrade()
-                    {
+                    let mut failed = false;
+                    for video in videos {
+                        failed |= set_speaker(&video, &id).await.is_err();
+                    }
+                    if failed && let Some(session) = this.upgrade() {
                         session.ui.device_notice.set(Some(
                             "The sound could not be sent to that speaker. Pick another one."
                                 .to_owned(),
@@ -262,5 +260,32 @@ impl Session {
             }
         }
         self.watch_track(kind, &track);
+    }
+}
+
+impl Session {
+    /// Every tile's `<video>` (each plays one person's sound).
+    fn remote_videos(&self) -> Vec<web_sys::HtmlVideoElement> {
+        self.state
+            .borrow()
+            .calls
+            .values()
+            .filter_map(|call| call.video().cloned())
+            .collect()
+    }
+
+    /// A tile's `<video>` just mounted: its sound goes to the chosen speaker, if one was chosen.
+    pub(super) fn route_sound(&self, video: web_sys::HtmlVideoElement) {
+        let Some(id) = self.state.borrow().devices.in_use.speaker.clone() else {
+            return;
+        };
+        spawn_local(async move {
+            if set_speaker(&video, &id).await.is_err() {
+                crate::browser::warn(
+                    "could not route the sound to the speaker",
+                    &wasm_bindgen::JsValue::from_str(&id),
+                );
+            }
+        });
     }
 }

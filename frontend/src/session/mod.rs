@@ -78,10 +78,12 @@ struct State {
     /// Page-lifecycle listeners and the stall watch; dropped on stop.
     watchers: Option<rejoin::Watchers>,
     ice: IceConfig,
+    /// The most this page sends in all, in kbit/s, shared among its calls (from `joined`).
+    upload_kbps: u32,
     /// Asks for fresh ICE servers before their `ttl` ends; dropping it cancels.
     ice_refresh: Option<Timeout>,
     media: Option<LocalMedia>,
-    /// The calls, by the other person. Invariant: at most one entry while a room holds two.
+    /// The calls, by the other person: one per other member at most (a full mesh).
     calls: BTreeMap<PeerId, Call>,
     /// Tells a call from an earlier one with the same person.
     next_generation: u64,
@@ -171,6 +173,7 @@ impl Session {
                 claimed_seat: claimed.map(|seat| seat.peer),
                 watchers: None,
                 ice: IceConfig::default(),
+                upload_kbps: shared::DEFAULT_UPLOAD_KBPS,
                 ice_refresh: None,
                 media: None,
                 calls: BTreeMap::new(),
@@ -252,7 +255,7 @@ impl Session {
             // previous page had, in case this side still shows it).
             return;
         }
-        let (actions, presence, transport, members) = {
+        let (actions, presence, transport, members, others) = {
             let mut state = self.state.borrow_mut();
             let actions = state.room.on_message(message);
             (
@@ -260,8 +263,10 @@ impl Session {
                 state.room.presence(),
                 state.transport.clone(),
                 state.room.members(),
+                state.room.others().len(),
             )
         };
+        self.ui.others.set(others);
         if let Some(transport) = transport {
             if joined {
                 transport.joined();
@@ -269,7 +274,7 @@ impl Session {
             // Relays that waited for us or for them to be back in the room go out now.
             transport.set_members(members);
         }
-        if joined || presence == Presence::Full {
+        if joined || matches!(presence, Presence::Full { .. }) {
             self.ui.server_note.set(false);
         }
         self.ui.presence.set(presence);
@@ -288,6 +293,12 @@ impl Session {
             match action {
                 Action::Send(message) => self.send(message),
                 Action::ClosePeer => self.end_calls(),
+                Action::CloseCall(other) => self.end_call(&other),
+                Action::PeerArrived(peer) => self.on_peer_arrived(peer),
+                Action::UseUploadBudget(kbps) => {
+                    self.state.borrow_mut().upload_kbps = kbps;
+                    self.calls_changed();
+                }
                 Action::UseIceServers {
                     servers,
                     policy,
@@ -350,32 +361,26 @@ impl Session {
             state.media.replace(media)
         };
         drop(old);
+        self.calls_changed();
         self.ui.has_media.set(true);
         self.devices_started();
     }
 
     // ----- the person's commands --------------------------------------------------------
 
-    /// Starts a call: a peer connection with the local tracks, whose `negotiationneeded`
-    /// sends the offer. Does nothing unless the room is ready, media is on and no call runs.
+    /// Starts a call with everybody in the room: a peer connection each, with the local
+    /// tracks, whose `negotiationneeded` sends the offer. Does nothing unless someone else is
+    /// here, media is on and no call runs.
     pub fn call(&self) {
-        let other = {
+        let others = {
             let state = self.state.borrow();
-            // Without tracks there would be nothing to negotiate, and no offer would go out.
             if !state.calls.is_empty() || state.media.is_none() || !state.room.is_ready() {
                 return;
             }
-            state.room.other().cloned()
+            state.room.others()
         };
-        if let Some(other) = other
-            && self.begin_call(other.clone()).is_some()
-            && let Some(call) = self.state.borrow().calls.get(&other)
-        {
-            // `negotiationneeded` fires as a later task: this still goes in the first offer.
-            call.ensure_video();
-            if let Some(screen) = &self.state.borrow().screen {
-                call.replace_video(Some(screen.track()));
-            }
+        for other in others {
+            self.offer_to(other);
         }
     }
 
@@ -469,12 +474,13 @@ impl Session {
         }
     }
 
-    /// Ends the call for both sides with `hang_up`; both stay in the room.
+    /// Leaves the call: every call ends, and each person of them hears `hang_up`; everybody
+    /// stays in the room.
     pub fn hang_up(&self) {
         let actions = {
             let mut state = self.state.borrow_mut();
-            let call_with = state.calls.keys().next().cloned();
-            state.room.hang_up(call_with)
+            let calls_with = state.calls.keys().cloned().collect();
+            state.room.hang_up(calls_with)
         };
         self.run(actions);
     }
@@ -492,7 +498,7 @@ impl Drop for Session {
         // the test hook, a global, would outlive them.
         #[cfg(feature = "test-hooks")]
         if !self.state.borrow().calls.is_empty() {
-            hooks::set_peer_connection(None);
+            hooks::publish_calls(std::iter::empty());
         }
     }
 }

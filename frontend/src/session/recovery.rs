@@ -26,7 +26,7 @@ impl Session {
     pub(super) fn recovery_step(&self, key: &CallKey) {
         let now = clock::now();
         let jitter = js_sys::Math::random();
-        let Some((restart, phase)) = self.with_call(key, |call, transport| {
+        let Some((restart, phase, tile)) = self.with_call(key, |call, transport| {
             let signalling_up = transport.is_some_and(|transport| transport.is_up());
             let restart = call.recovery.poll(now, signalling_up, jitter);
             if !call.recovery.needs_ticks() {
@@ -40,14 +40,18 @@ impl Session {
                     }
                 }));
             }
-            (restart.then(|| call.peer()), call.recovery.phase(now))
+            (
+                restart.then(|| call.peer()),
+                call.recovery.phase(now),
+                call.tile.clone(),
+            )
         }) else {
             return;
         };
         if let Some(phase) = phase
-            && self.ui.phase.get_untracked() != Some(phase)
+            && tile.phase.get_untracked() != phase
         {
-            self.ui.phase.set(Some(phase));
+            tile.phase.set(phase);
         }
         if let Some(peer) = restart {
             self.restart_ice(key, &peer);

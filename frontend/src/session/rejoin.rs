@@ -208,14 +208,19 @@ impl Session {
             self.end_call(&other);
             self.send(ClientMessage::HangUp { to: Some(other) });
         }
-        let (me, other, claimed, has_call_with_other) = {
+        let (me, others, claimed) = {
             let mut state = self.state.borrow_mut();
             let me = state.room.me().cloned();
-            let other = state.room.other().cloned();
-            let has_call = other
-                .as_ref()
-                .is_some_and(|other| state.calls.contains_key(other));
-            (me, other, state.claimed_seat.take(), has_call)
+            let others: Vec<(PeerId, bool)> = state
+                .room
+                .others()
+                .into_iter()
+                .map(|other| {
+                    let has_call = state.calls.contains_key(&other);
+                    (other, has_call)
+                })
+                .collect();
+            (me, others, state.claimed_seat.take())
         };
         let Some(me) = me else {
             return;
@@ -227,8 +232,10 @@ impl Session {
                 call.channel().send(&PeerMessage::hello(me.clone()));
             }
         }
-        if hang_up_stale_call(claimed.as_ref(), &me, other.as_ref(), has_call_with_other) {
-            self.send(ClientMessage::HangUp { to: other });
+        for (other, has_call) in others {
+            if hang_up_stale_call(claimed.as_ref(), &me, Some(&other), has_call) {
+                self.send(ClientMessage::HangUp { to: Some(other) });
+            }
         }
     }
 
@@ -257,6 +264,7 @@ impl Session {
             state.room.readdress(&old, &peer);
             (state.transport.clone(), state.room.members())
         };
+        self.calls_changed();
         if let Some(transport) = transport {
             transport.readdress(&old, &peer);
             transport.set_members(members);

@@ -2,8 +2,9 @@
 //!
 //! [`SessionUi`] holds the writable signals and stays inside [`super`]; components get a
 //! [`SessionView`], whose signals are read-only, so only the session changes what the page
-//! shows. The two `<video>` node refs are the exception: the page binds them to its elements
-//! and the session plays streams in them.
+//! shows. Two exceptions: the local `<video>` node ref, which the page binds and the session
+//! plays the camera in, and each tile's `<video>`, which the tile hands to the session when it
+//! mounts ([`crate::session::Session::attach_video`]).
 
 use leptos::html::Video;
 use leptos::prelude::*;
@@ -15,14 +16,52 @@ use crate::call::media_problem::MediaProblem;
 use crate::call::room::Notice;
 use crate::call::stats::Reading;
 use crate::call::stats_history::History;
-use crate::call::status::{CallPhase, Presence, Status};
+use crate::call::status::{CallPhase, Presence, Status, ready_sentence, room_phase};
+use shared::PeerId;
+
+/// One other person's tile: the state of the call with them, as the session updates it. Arc
+/// signals, because tiles are made in browser callbacks, where no reactive owner would free
+/// plain ones; they go with the tile.
+#[derive(Clone, Debug)]
+pub struct TileView {
+    /// The call's generation: tells this call from every other, for keyed rendering.
+    pub key: u64,
+    /// Their peer id (it changes if they come back under a new one).
+    pub peer: ArcRwSignal<PeerId>,
+    pub phase: ArcRwSignal<CallPhase>,
+    /// What they last said of their controls.
+    pub controls: ArcRwSignal<RemoteControls>,
+    /// The call's live numbers, each second while connected.
+    pub stats: ArcRwSignal<Option<Reading>>,
+}
+
+impl TileView {
+    pub(super) fn new(key: u64, peer: PeerId) -> Self {
+        Self {
+            key,
+            peer: ArcRwSignal::new(peer),
+            phase: ArcRwSignal::new(CallPhase::Connecting),
+            controls: ArcRwSignal::new(RemoteControls::default()),
+            stats: ArcRwSignal::new(None),
+        }
+    }
+
+    /// The letter shown in place of their video while their camera is off.
+    pub fn initial(&self) -> String {
+        crate::call::controls::initial(Some(self.peer.read().as_str()))
+    }
+}
 
 /// The signals the session writes. `Copy`: every field is a handle.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct SessionUi {
     pub(super) presence: RwSignal<Presence>,
-    /// `None` while there is no call.
-    pub(super) phase: RwSignal<Option<CallPhase>>,
+    /// How many other people are in the room.
+    pub(super) others: RwSignal<usize>,
+    /// One tile per call, in the order the calls began.
+    pub(super) tiles: RwSignal<Vec<TileView>>,
+    /// The calls' phase together (see [`room_phase`]); `None` while there is no call.
+    pub(super) phase: Memo<Option<CallPhase>>,
     pub(super) has_media: RwSignal<bool>,
     /// True while `getUserMedia` is waiting (for the person or the device).
     pub(super) media_pending: RwSignal<bool>,
@@ -35,13 +74,7 @@ pub(super) struct SessionUi {
     pub(super) server_note: RwSignal<bool>,
     /// The microphone and camera buttons.
     pub(super) controls: RwSignal<Controls>,
-    /// What the other person last said of their controls (reset when a call begins or ends).
-    pub(super) remote_controls: RwSignal<RemoteControls>,
-    /// The letter shown in place of their video while their camera is off.
-    pub(super) remote_initial: RwSignal<String>,
-    /// The call's live numbers, each second while connected (`None` without a call).
-    pub(super) stats: RwSignal<Option<Reading>>,
-    /// The last minute of them, for the graph (emptied when a call begins).
+    /// The last minute of the first call's numbers, for the graph.
     pub(super) stats_history: RwSignal<History>,
     /// True while a screen is shared (the preview shows it, not mirrored).
     pub(super) sharing: RwSignal<bool>,
@@ -56,15 +89,17 @@ pub(super) struct SessionUi {
     /// The chat log and its refusals.
     pub(super) chat: ChatUi,
     pub(super) local_video: NodeRef<Video>,
-    pub(super) remote_video: NodeRef<Video>,
 }
 
 impl SessionUi {
     /// Fresh signals, owned by the current reactive owner (the room page).
     pub(super) fn new() -> Self {
+        let tiles: RwSignal<Vec<TileView>> = RwSignal::new(Vec::new());
         Self {
             presence: RwSignal::new(Presence::Connecting),
-            phase: RwSignal::new(None),
+            others: RwSignal::new(0),
+            tiles,
+            phase: Memo::new(move |_| room_phase(tiles.read().iter().map(|tile| tile.phase.get()))),
             has_media: RwSignal::new(false),
             media_pending: RwSignal::new(false),
             media_problem: RwSignal::new(None),
@@ -72,9 +107,6 @@ impl SessionUi {
             peer_left: RwSignal::new(false),
             server_note: RwSignal::new(false),
             controls: RwSignal::new(Controls::default()),
-            remote_controls: RwSignal::new(RemoteControls::default()),
-            remote_initial: RwSignal::new("?".to_owned()),
-            stats: RwSignal::new(None),
             stats_history: RwSignal::new(History::default()),
             sharing: RwSignal::new(false),
             share_pending: RwSignal::new(false),
@@ -83,14 +115,15 @@ impl SessionUi {
             device_notice: RwSignal::new(None),
             chat: ChatUi::new(),
             local_video: NodeRef::new(),
-            remote_video: NodeRef::new(),
         }
     }
 
     pub(super) fn view(&self) -> SessionView {
         SessionView {
             presence: self.presence.read_only(),
-            phase: self.phase.read_only(),
+            others: self.others.read_only(),
+            tiles: self.tiles.read_only(),
+            phase: self.phase,
             has_media: self.has_media.read_only(),
             media_pending: self.media_pending.read_only(),
             media_problem: self.media_problem.read_only(),
@@ -98,9 +131,6 @@ impl SessionUi {
             peer_left: self.peer_left.read_only(),
             server_note: self.server_note.read_only(),
             controls: self.controls.read_only(),
-            remote_controls: self.remote_controls.read_only(),
-            remote_initial: self.remote_initial.read_only(),
-            stats: self.stats.read_only(),
             stats_history: self.stats_history.read_only(),
             sharing: self.sharing.read_only(),
             share_pending: self.share_pending.read_only(),
@@ -109,7 +139,6 @@ impl SessionUi {
             device_notice: self.device_notice.read_only(),
             chat: self.chat.view(),
             local_video: self.local_video,
-            remote_video: self.remote_video,
         }
     }
 }
@@ -118,8 +147,12 @@ impl SessionUi {
 #[derive(Clone, Copy, Debug)]
 pub struct SessionView {
     pub presence: ReadSignal<Presence>,
-    /// `None` while there is no call.
-    pub phase: ReadSignal<Option<CallPhase>>,
+    /// How many other people are in the room.
+    pub others: ReadSignal<usize>,
+    /// One tile per call, in the order the calls began.
+    pub tiles: ReadSignal<Vec<TileView>>,
+    /// The calls' phase together; `None` while there is no call.
+    pub phase: Memo<Option<CallPhase>>,
     pub has_media: ReadSignal<bool>,
     /// True while `getUserMedia` is waiting (for the person or the device).
     pub media_pending: ReadSignal<bool>,
@@ -131,13 +164,7 @@ pub struct SessionView {
     pub server_note: ReadSignal<bool>,
     /// The microphone and camera buttons.
     pub controls: ReadSignal<Controls>,
-    /// What the other person last said of their controls.
-    pub remote_controls: ReadSignal<RemoteControls>,
-    /// The letter shown in place of their video while their camera is off.
-    pub remote_initial: ReadSignal<String>,
-    /// The call's live numbers, each second while connected (`None` without a call).
-    pub stats: ReadSignal<Option<Reading>>,
-    /// The last minute of them, for the graph.
+    /// The last minute of the first call's numbers, for the graph.
     pub stats_history: ReadSignal<History>,
     /// True while a screen is shared.
     pub sharing: ReadSignal<bool>,
@@ -153,14 +180,24 @@ pub struct SessionView {
     pub chat: ChatView,
     /// Bound to `#local-video` by the page; the session shows the camera in it.
     pub local_video: NodeRef<Video>,
-    /// Bound to `#remote-video` by the page; the session shows the other person in it.
-    pub remote_video: NodeRef<Video>,
 }
 
 impl SessionView {
     /// The status line (tracked).
     pub fn status(&self) -> Status {
-        Status::of(self.presence.get(), self.phase.get())
+        let mut status = Status::of(self.presence.get(), self.phase.get());
+        if status.state == "ready" {
+            status.sentence = ready_sentence(self.others.get());
+        }
+        status
+    }
+
+    /// Whether a call is shown as failed (tracked): Retry and the connection check are offered.
+    pub fn any_failed(&self) -> bool {
+        self.tiles
+            .read()
+            .iter()
+            .any(|tile| tile.phase.get().is_failed())
     }
 
     /// Whether Call can be pressed (tracked): both people here, media on, no call yet.
