@@ -42,12 +42,20 @@ pub struct Config {
     pub shutdown_grace: Duration,
 }
 
-/// Limits that protect the server and the other rooms from one misbehaving client.
+/// Limits that protect the server and the other rooms from one misbehaving client, and the
+/// size of a call: how many people a room holds and how much each page may send.
 #[derive(Debug, Clone, Args)]
 pub struct Limits {
-    /// How many people fit in a room.
-    #[arg(long, env = "ROOM_CAPACITY", default_value_t = 2, value_parser = clap::value_parser!(u16).range(2..=64))]
+    /// How many people fit in a room (2 to 8). Every pair of members has its own peer
+    /// connection (a full mesh), so each browser sends one stream per other member: beyond
+    /// eight, uploads and CPU no longer keep up on ordinary machines.
+    #[arg(long, env = "ROOM_CAPACITY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(2..=8))]
     pub room_capacity: u16,
+
+    /// Most a page should send in all, in kbit/s, shared among its peer connections (each of
+    /// the others in the room gets a part); given to every joiner in `joined`. 100 to 100000.
+    #[arg(long, env = "UPLOAD_BUDGET", default_value_t = shared::DEFAULT_UPLOAD_KBPS, value_parser = clap::value_parser!(u32).range(100..=100_000))]
+    pub upload_budget: u32,
 
     /// Largest text frame accepted from a browser, in bytes; larger ones get `too_large`.
     /// 64 KiB holds any SDP a browser produces with room to spare.
@@ -59,8 +67,9 @@ pub struct Limits {
     pub messages_per_second: u32,
 
     /// Burst size of the per-connection token bucket: trickle ICE sends tens of candidates at
-    /// once when a call starts.
-    #[arg(long, env = "MESSAGE_BURST", default_value_t = 60)]
+    /// once when a call starts, per call: a page joining a room of eight sets up seven calls at
+    /// once (an offer or answer, ten or so candidates and their end, each), about 85 messages.
+    #[arg(long, env = "MESSAGE_BURST", default_value_t = 200)]
     pub message_burst: u32,
 
     /// ICE-server requests allowed per connection per minute.
@@ -329,13 +338,15 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
 
-    /// The defaults are the documented ones: port 3000 on loopback, rooms of two, 64 KiB
-    /// frames, public STUN as the static list.
+    /// The defaults are the documented ones: port 3000 on loopback, rooms of four, an upload
+    /// budget of 2500 kbit/s, 64 KiB frames, public STUN as the static list.
     #[test]
     fn defaults_are_the_documented_ones() {
         let config = Config::parse_from_args(["backend"]).expect("parses");
         assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
-        assert_eq!(config.limits.room_capacity, 2);
+        assert_eq!(config.limits.room_capacity, 4);
+        assert_eq!(config.limits.upload_budget, 2_500);
+        assert_eq!(config.limits.upload_budget, shared::DEFAULT_UPLOAD_KBPS);
         assert_eq!(config.limits.max_message_bytes, 65_536);
         assert_eq!(
             config.ice.ice_urls,
@@ -363,8 +374,38 @@ mod tests {
         assert_eq!(config.limits.heartbeat_timeout, Duration::from_millis(250));
         assert_eq!(config.ice.ice_transport_policy, IceTransportPolicy::Relay);
         assert!(Config::parse_from_args(["backend", "--ice-transport-policy", "some"]).is_err());
-        assert!(Config::parse_from_args(["backend", "--room-capacity", "1"]).is_err());
         assert!(Config::parse_from_args(["backend", "--twilio-ttl", "90000"]).is_err());
+    }
+
+    /// Rooms hold 2 to 8 people and the upload budget is 100 to 100000 kbit/s, by flag or
+    /// environment; a value outside is refused with a message naming the allowed range.
+    #[test]
+    fn room_capacity_and_upload_budget_have_ranges() {
+        for (capacity, budget) in [("2", "100"), ("8", "100000"), ("5", "1200")] {
+            let config = Config::parse_from_args([
+                "backend",
+                "--room-capacity",
+                capacity,
+                "--upload-budget",
+                budget,
+            ])
+            .expect("within range");
+            assert_eq!(config.limits.room_capacity.to_string(), capacity);
+            assert_eq!(config.limits.upload_budget.to_string(), budget);
+        }
+        for (flag, value, range) in [
+            ("--room-capacity", "1", "2..=8"),
+            ("--room-capacity", "9", "2..=8"),
+            ("--room-capacity", "64", "2..=8"),
+            ("--upload-budget", "99", "100..=100000"),
+            ("--upload-budget", "100001", "100..=100000"),
+            ("--upload-budget", "fast", "fast"),
+        ] {
+            let error = Config::parse_from_args(["backend", flag, value])
+                .expect_err("outside the range")
+                .to_string();
+            assert!(error.contains(flag) && error.contains(range), "{error}");
+        }
     }
 
     /// Presence is in memory unless a Redis URL is given; the expiry has a floor because the

@@ -48,11 +48,20 @@ pub enum Admission {
     Refused(ServerMessage),
 }
 
+/// The size of a call, as the operator configured it: the same for every room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomSettings {
+    /// How many people fit in a room (`--room-capacity`); `full` says it.
+    pub capacity: usize,
+    /// Most a page should send in all, in kbit/s (`--upload-budget`); `joined` says it.
+    pub upload_kbps: u32,
+}
+
 /// Cheap handle shared by every connection task.
 #[derive(Debug, Clone)]
 pub struct Hub {
     presence: Presence,
-    capacity: usize,
+    rooms: RoomSettings,
     mailboxes: Mailboxes,
     /// Signs the `resume` tokens, and how long a seat is held for one.
     resume: Arc<ResumeSettings>,
@@ -71,10 +80,10 @@ pub struct Hub {
 
 impl Hub {
     /// A hub for a single instance, with presence in memory.
-    pub fn new(capacity: usize, resume: ResumeSettings) -> Self {
+    pub fn new(rooms: RoomSettings, resume: ResumeSettings) -> Self {
         Self {
             presence: Presence::in_memory(),
-            capacity,
+            rooms,
             mailboxes: Mailboxes::default(),
             resume: Arc::new(resume),
             holds: Holds::default(),
@@ -87,7 +96,7 @@ impl Hub {
     /// (the store's, and the one announcing departures), so it must be called inside a Tokio
     /// runtime; does not wait for Redis to answer.
     pub fn with_redis(
-        capacity: usize,
+        rooms: RoomSettings,
         settings: RedisSettings,
         resume: ResumeSettings,
     ) -> anyhow::Result<Self> {
@@ -95,7 +104,7 @@ impl Hub {
         let (departures, found) = mpsc::channel(DEPARTURES_CAPACITY);
         let hub = Self {
             presence: Presence::redis(settings, mailboxes.clone(), departures)?,
-            capacity,
+            rooms,
             mailboxes,
             resume: Arc::new(resume),
             holds: Holds::default(),
@@ -107,7 +116,7 @@ impl Hub {
     }
 
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.rooms.capacity
     }
 
     /// How often a member is sent a fresh token: every half grace period, so the token it
@@ -162,7 +171,11 @@ impl Hub {
                 id = claimed;
             }
         }
-        let others = match self.presence.join(room, &id, peer, self.capacity).await? {
+        let others = match self
+            .presence
+            .join(room, &id, peer, self.rooms.capacity)
+            .await?
+        {
             JoinOutcome::Joined { others } => others,
             JoinOutcome::Full { capacity } => {
                 return Ok(Admission::Refused(ServerMessage::Full {
@@ -229,6 +242,10 @@ impl Hub {
 
     /// Sends a relayed message from `from` to `to`, or to every other member of `room`. The
     /// message is moved into the last recipient's mailbox: one recipient costs no copy.
+    ///
+    /// Without `to`, the room must hold two people at the time of the relay (the store checks,
+    /// in the same step as it finds the recipients): in a larger room a message for "the
+    /// other member" names nobody, and is refused with [`RelayError::RecipientRequired`].
     pub async fn relay(
         &self,
         room: &RoomName,
@@ -285,7 +302,7 @@ impl Hub {
             you: you.clone(),
             peers: others.into_iter().map(|other| other.peer).collect(),
             resume: self.resume.tokens.issue(room, you),
-            upload_kbps: None,
+            upload_kbps: Some(self.rooms.upload_kbps),
         }
     }
 
@@ -362,9 +379,19 @@ mod tests {
         RoomName::new("r").expect("valid")
     }
 
+    /// The upload budget of the test hubs: not the default, so a hub that ignored its setting
+    /// would show.
+    const UPLOAD_KBPS: u32 = 1_234;
+
     /// A hub for rooms of `capacity`, with a random resume key and a 30 s grace.
     fn hub(capacity: usize) -> Hub {
-        Hub::new(capacity, ResumeSettings::new(&ResumeKey::random(), GRACE))
+        Hub::new(
+            RoomSettings {
+                capacity,
+                upload_kbps: UPLOAD_KBPS,
+            },
+            ResumeSettings::new(&ResumeKey::random(), GRACE),
+        )
     }
 
     /// One connection's end of the hub: its mailbox's queue, receiving end and switches.
@@ -464,7 +491,7 @@ mod tests {
                     you: a.clone(),
                     peers: vec![],
                     resume: checked_token(),
-                    upload_kbps: None,
+                    upload_kbps: Some(UPLOAD_KBPS),
                 }]
             }
         );
@@ -479,7 +506,7 @@ mod tests {
                         you: b.clone(),
                         peers: vec![a.clone()],
                         resume: checked_token(),
-                        upload_kbps: None,
+                        upload_kbps: Some(UPLOAD_KBPS),
                     },
                     ServerMessage::Ready { room: room() },
                 ]
@@ -506,28 +533,43 @@ mod tests {
         assert_eq!(hub.counts(), (1, 2));
     }
 
-    /// A relay reaches every other member once, and never the sender.
+    /// In a room of two a relay without `to` reaches the other member; in a room of three it
+    /// is refused and reaches nobody, and with `to` it reaches the addressee only, never the
+    /// sender.
     #[tokio::test]
-    async fn relays_reach_the_others_only() {
+    async fn relays_reach_the_addressee_only() {
         let hub = hub(3);
         let (a, b, c) = (PeerId::new("a"), PeerId::new("b"), PeerId::new("c"));
         let mut lines: Vec<_> = [&a, &b, &c].iter().map(|p| connect(&hub, p)).collect();
-        for peer in [&a, &b, &c] {
-            hub.join(&room(), peer, None).await.expect("in memory");
-        }
-        for line in &mut lines {
-            line.queued();
-        }
         let hang_up = ServerMessage::HangUp {
             from: a.clone(),
             to: None,
         };
+        for peer in [&a, &b] {
+            hub.join(&room(), peer, None).await.expect("in memory");
+        }
         hub.relay(&room(), &a, None, hang_up.clone())
+            .await
+            .expect("relayed in a room of two");
+        assert_eq!(lines[1].queued(), vec![hang_up.clone()]);
+        hub.join(&room(), &c, None).await.expect("in memory");
+        for line in &mut lines {
+            line.queued();
+        }
+        assert_eq!(
+            hub.relay(&room(), &a, None, hang_up.clone()).await,
+            Err(RelayError::RecipientRequired)
+        );
+        let addressed = ServerMessage::HangUp {
+            from: a.clone(),
+            to: Some(c.clone()),
+        };
+        hub.relay(&room(), &a, Some(&c), addressed.clone())
             .await
             .expect("relayed");
         assert_eq!(lines[0].queued(), vec![]);
-        assert_eq!(lines[1].queued(), vec![hang_up.clone()]);
-        assert_eq!(lines[2].queued(), vec![hang_up]);
+        assert_eq!(lines[1].queued(), vec![]);
+        assert_eq!(lines[2].queued(), vec![addressed]);
     }
 
     /// A connection that ends without `leave` keeps its seat for the grace period: the other
@@ -576,7 +618,7 @@ mod tests {
                     you: a.clone(),
                     peers: vec![b.clone()],
                     resume: checked_token(),
-                    upload_kbps: None,
+                    upload_kbps: Some(UPLOAD_KBPS),
                 }]
             }
         );

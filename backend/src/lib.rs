@@ -44,7 +44,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::{
     config::{Config, Limits},
-    hub::Hub,
+    hub::{Hub, RoomSettings},
     ice::Ice,
     limits::{ConnectionCounter, OriginPolicy},
     presence::redis::RedisSettings,
@@ -74,11 +74,14 @@ impl AppState {
             None => ResumeKey::random(),
         };
         let resume = ResumeSettings::new(&key, config.resume.resume_grace);
-        let capacity = usize::from(config.limits.room_capacity);
+        let rooms = RoomSettings {
+            capacity: usize::from(config.limits.room_capacity),
+            upload_kbps: config.limits.upload_budget,
+        };
         Ok(Self {
             hub: match &config.redis.redis_url {
                 Some(url) => Hub::with_redis(
-                    capacity,
+                    rooms,
                     RedisSettings {
                         url: url.clone(),
                         expiry: config.redis.redis_expiry,
@@ -86,7 +89,7 @@ impl AppState {
                     },
                     resume,
                 )?,
-                None => Hub::new(capacity, resume),
+                None => Hub::new(rooms, resume),
             },
             ice: Arc::new(Ice::from_config(&config.ice)?),
             limits: Arc::new(config.limits.clone()),

@@ -469,6 +469,10 @@ impl Connection {
                 ErrorCode::UnknownPeer,
                 "That person is not in this room.",
             )],
+            Err(RelayError::RecipientRequired) => vec![ServerMessage::error(
+                ErrorCode::RecipientRequired,
+                "In a room of more than two people, say whom this is for: add \"to\" with their peer id.",
+            )],
             Err(RelayError::Unavailable(Unavailable)) => vec![unavailable()],
         }
     }

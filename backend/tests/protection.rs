@@ -90,17 +90,25 @@ async fn connections_per_ip_are_limited() {
     }
 }
 
-/// 100 people joining one room at the same instant: exactly two are admitted. Several worker
-/// threads, so the joins really run in parallel on the server.
+/// 100 people joining one room at the same instant, with rooms of 2, 4 (the default) and 8:
+/// exactly that many are admitted, the rest told `full` with it. Several worker threads, so
+/// the joins really run in parallel on the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn hundred_concurrent_joins_admit_exactly_two() {
-    let server = TestServer::default().await;
-    let mut clients = Vec::new();
-    for _ in 0..100 {
-        clients.push(server.client().await);
+async fn hundred_concurrent_joins_admit_exactly_the_capacity() {
+    for capacity in [2_u16, 4, 8] {
+        let server = TestServer::start(|config| config.limits.room_capacity = capacity).await;
+        let mut clients = Vec::new();
+        for _ in 0..100 {
+            clients.push(server.client().await);
+        }
+        let capacity = usize::from(capacity);
+        let (admissions, _clients) = common::stampede(clients, "stampede", capacity).await;
+        assert_eq!(
+            admissions,
+            (capacity, 100 - capacity),
+            "admitted, told full"
+        );
     }
-    let (admissions, _clients) = common::stampede(clients, "stampede", 2).await;
-    assert_eq!(admissions, (2, 98), "admitted, told full");
 }
 
 /// A member that stops reading is closed (1008) once its queue overflows; the sender and

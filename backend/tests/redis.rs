@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{
     Client, LatencyProxy, REDIS_EXPIRY, REDIS_TIMEOUT, RedisServer, TestServer,
-    assert_quiet_across, cluster_with, pair_across, room,
+    assert_quiet_across, cluster_with, group_across, pair_across, relayed, relays, room,
 };
 use shared::{ClientMessage, ErrorCode, IceCandidate, ServerMessage};
 use tokio::time::Instant;
@@ -17,9 +17,10 @@ use tokio::time::Instant;
 /// what a broken mechanism takes (it never delivers at all in these tests).
 const SLACK: Duration = Duration::from_secs(2);
 
-/// Redis plus two instances using it.
+/// Redis plus two instances using it, with rooms of two (the two-person call, where a relay
+/// may leave out `to`).
 async fn cluster() -> (RedisServer, TestServer, TestServer) {
-    cluster_with(|_| {}).await
+    cluster_with(|config| config.limits.room_capacity = 2).await
 }
 
 /// Joiners on different instances see each other: `joined` with the first one's id,
@@ -119,52 +120,75 @@ async fn relays_offer_answer_and_candidates_across_instances() {
     assert_quiet_across(&mut alice, &mut bob).await;
 }
 
-/// With three seats spread over both instances, a relay without `to` reaches every other
-/// member wherever it is, and one with `to` only the addressee.
+/// A room of four spread over both instances (two members on each): every member sends each
+/// other member an offer, an answer, a candidate and a hang-up addressed with `to`; each
+/// arrives, unchanged and with `from`, at the addressee only, on whichever instance it is. The
+/// others get nothing: a marker relayed from the other instance (the same pub/sub path, which
+/// keeps order) and a ping prove that nothing reached them.
 #[tokio::test]
-async fn fan_out_and_addressed_relay_across_instances() {
-    let (_redis, one, two) = cluster_with(|config| config.limits.room_capacity = 3).await;
-    let (mut a, mut b) = pair_across(&one, &two, "trio").await;
-    let mut c = one.client().await;
-    assert_eq!(c.join("trio").await, vec![a.id(), b.id()]);
-    for other in [&mut a, &mut b] {
-        assert_eq!(
-            other.recv().await,
-            ServerMessage::PeerJoined { peer: c.id() }
-        );
-    }
-    c.send(&ClientMessage::Offer {
-        sdp: "v=0".into(),
-        to: None,
-    })
-    .await;
-    for other in [&mut a, &mut b] {
-        assert_eq!(
-            other.recv().await,
-            ServerMessage::Offer {
-                sdp: "v=0".into(),
-                from: c.id(),
-                to: None
+async fn addressed_relays_in_a_room_of_four_across_instances() {
+    let (_redis, one, two) = cluster_with(|_| {}).await;
+    let mut members = group_across(&[&one, &two], "mesh", 4).await;
+    for sender in 0..members.len() {
+        for addressee in (0..members.len()).filter(|&index| index != sender) {
+            let (from, to) = (members[sender].id(), members[addressee].id());
+            for message in relays(Some(to.clone()), &format!("{sender}->{addressee}")) {
+                members[sender].send(&message).await;
+                assert_eq!(
+                    members[addressee].recv().await,
+                    relayed(&message, from.clone())
+                );
             }
-        );
-    }
-    c.send(&ClientMessage::Answer {
-        sdp: "v=1".into(),
-        to: Some(b.id()),
-    })
-    .await;
-    assert_eq!(
-        b.recv().await,
-        ServerMessage::Answer {
-            sdp: "v=1".into(),
-            from: c.id(),
-            to: Some(b.id())
         }
-    );
-    // `a` and `c` share instance one; `b` is on instance two.
-    assert_quiet_across(&mut b, &mut a).await;
-    assert_quiet_across(&mut b, &mut c).await;
-    assert_quiet_across(&mut a, &mut b).await;
+    }
+    // Members 0 and 2 are on instance one, 1 and 3 on instance two: each gets a marker from a
+    // member of each instance, after everything those instances relayed.
+    for (receiver, senders) in [(0, [1, 2]), (1, [0, 3]), (2, [3, 0]), (3, [2, 1])] {
+        for sender in senders {
+            let [sender, receiver] = members
+                .get_disjoint_mut([sender, receiver])
+                .expect("two members");
+            assert_quiet_across(sender, receiver).await;
+        }
+    }
+}
+
+/// Without `to`, a relay is refused with `recipient_required` in a room of four and in a room
+/// of three spread over both instances, and reaches nobody; back to two (the others on the
+/// other instance gone), it is allowed and reaches the other member.
+#[tokio::test]
+async fn a_relay_without_to_needs_a_room_of_two_across_instances() {
+    let (_redis, one, two) = cluster_with(|_| {}).await;
+    let mut members = group_across(&[&one, &two], "who", 4).await;
+    for size in [4, 3] {
+        assert_eq!(members.len(), size);
+        for (index, sender) in members.iter_mut().enumerate() {
+            for message in relays(None, &format!("{index} to nobody in {size}")) {
+                sender.send(&message).await;
+                sender.expect_error(ErrorCode::RecipientRequired).await;
+            }
+        }
+        let leaver = members.pop().expect("a member to leave");
+        let leaver_id = leaver.id();
+        leaver.close().await;
+        for member in &mut members {
+            assert_eq!(
+                member.recv().await,
+                ServerMessage::PeerLeft {
+                    peer: leaver_id.clone()
+                }
+            );
+        }
+    }
+    let [first, second] = &mut members[..] else {
+        panic!("two remain");
+    };
+    for message in relays(None, "to the other one") {
+        first.send(&message).await;
+        assert_eq!(second.recv().await, relayed(&message, first.id()));
+    }
+    assert_quiet_across(first, second).await;
+    assert_quiet_across(second, first).await;
 }
 
 /// Relaying while alone is `no_peer`; naming somebody who is not in the room is
@@ -252,20 +276,44 @@ async fn disconnect_is_announced_across_instances() {
     two.join_alone("closing").await;
 }
 
-/// 100 people joining one room at once through two instances: exactly two are admitted, the
-/// rest are told it is full. Several worker threads, so the joins really run in parallel.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_joins_across_instances_admit_exactly_capacity() {
+/// 100 people joining one room at once through two instances, with rooms of `capacity`:
+/// exactly `capacity` are admitted, the rest are told it is full (of `capacity`). Several
+/// worker threads, so the joins really run in parallel.
+async fn concurrent_joins_admit_exactly(capacity: u16) {
     const PEOPLE: usize = 100;
-    let (_redis, one, two) = cluster().await;
+    let (_redis, one, two) =
+        cluster_with(move |config| config.limits.room_capacity = capacity).await;
     let mut clients = Vec::new();
     for index in 0..PEOPLE {
         let server = if index % 2 == 0 { &one } else { &two };
         clients.push(server.client().await);
     }
+    let capacity = usize::from(capacity);
     // Everybody is connected before anybody joins, and then they all join at once.
-    let (admissions, _clients) = common::stampede(clients, "crowded", 2).await;
-    assert_eq!(admissions, (2, PEOPLE - 2), "admitted, told full");
+    let (admissions, _clients) = common::stampede(clients, "crowded", capacity).await;
+    assert_eq!(
+        admissions,
+        (capacity, PEOPLE - capacity),
+        "admitted, told full"
+    );
+}
+
+/// [`concurrent_joins_admit_exactly`] two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_joins_across_instances_admit_exactly_two() {
+    concurrent_joins_admit_exactly(2).await;
+}
+
+/// [`concurrent_joins_admit_exactly`] four (the default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_joins_across_instances_admit_exactly_four() {
+    concurrent_joins_admit_exactly(4).await;
+}
+
+/// [`concurrent_joins_admit_exactly`] eight (the most).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_joins_across_instances_admit_exactly_eight() {
+    concurrent_joins_admit_exactly(8).await;
 }
 
 /// An instance that dies without a word (no leave, no heartbeat): the members it held are

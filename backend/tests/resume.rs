@@ -16,6 +16,8 @@ const OTHER_KEY: &str = "another-resume-key-fedcba9876543210-99";
 /// A server with the resume key `KEY` and the given grace.
 async fn server(grace: Duration) -> TestServer {
     TestServer::start(|config| {
+        // Rooms of two: a held seat keeps a third person out.
+        config.limits.room_capacity = 2;
         config.resume.resume_key = Some(KEY.to_owned());
         config.resume.resume_grace = grace;
     })

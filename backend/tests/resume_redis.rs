@@ -19,6 +19,8 @@ const KEY: &str = "shared-resume-key-for-every-instance-0123";
 /// Redis plus two instances using it, with the same resume key and `grace`.
 async fn cluster(grace: Duration) -> (RedisServer, TestServer, TestServer) {
     cluster_with(move |config: &mut backend::config::Config| {
+        // Rooms of two: a held seat keeps a third person out.
+        config.limits.room_capacity = 2;
         config.resume.resume_key = Some(KEY.to_owned());
         config.resume.resume_grace = grace;
     })

@@ -61,10 +61,11 @@ async fn join_then_ready_for_both() {
     bob.assert_quiet().await;
 }
 
-/// A third person is refused with the room's capacity, and the two inside are not disturbed.
+/// With rooms of two, a third person is refused with the room's capacity, and the two inside
+/// are not disturbed.
 #[tokio::test]
-async fn third_joiner_is_told_the_room_is_full() {
-    let server = TestServer::default().await;
+async fn third_joiner_is_told_a_room_of_two_is_full() {
+    let server = TestServer::start(|config| config.limits.room_capacity = 2).await;
     let (mut alice, mut bob) = server.pair("busy").await;
     let mut carol = server.client().await;
     carol
@@ -87,9 +88,9 @@ async fn third_joiner_is_told_the_room_is_full() {
 }
 
 /// The capacity is a setting: with three seats the third joiner is admitted, `ready` is sent
-/// only when the room first reaches two, and relays without `to` reach every other member.
+/// only when the room first reaches two, and a fourth is told `full` with 3.
 #[tokio::test]
-async fn capacity_is_a_setting_and_relay_fans_out() {
+async fn capacity_is_a_setting() {
     let server = TestServer::start(|config| config.limits.room_capacity = 3).await;
     let (mut a, mut b) = server.pair("trio").await;
     let mut c = server.client().await;
@@ -101,37 +102,6 @@ async fn capacity_is_a_setting_and_relay_fans_out() {
             ServerMessage::PeerJoined { peer: c.id() }
         );
     }
-    c.send(&ClientMessage::Offer {
-        sdp: "v=0".into(),
-        to: None,
-    })
-    .await;
-    for other in [&mut a, &mut b] {
-        assert_eq!(
-            other.recv().await,
-            ServerMessage::Offer {
-                sdp: "v=0".into(),
-                from: c.id(),
-                to: None
-            }
-        );
-    }
-    // With `to`, only the addressee gets it.
-    c.send(&ClientMessage::Answer {
-        sdp: "v=1".into(),
-        to: Some(b.id()),
-    })
-    .await;
-    assert_eq!(
-        b.recv().await,
-        ServerMessage::Answer {
-            sdp: "v=1".into(),
-            from: c.id(),
-            to: Some(b.id())
-        }
-    );
-    a.assert_quiet().await;
-    b.assert_quiet().await;
     let mut d = server.client().await;
     d.send(&ClientMessage::Join {
         room: room("trio"),
@@ -145,6 +115,38 @@ async fn capacity_is_a_setting_and_relay_fans_out() {
             capacity: 3
         }
     );
+    for member in [&mut a, &mut b, &mut c] {
+        member.assert_quiet().await;
+    }
+}
+
+/// Every `joined` carries the page's upload budget: 2500 kbit/s by default, or what the
+/// operator set with `--upload-budget`.
+#[tokio::test]
+async fn joined_carries_the_upload_budget() {
+    for (budget, expected) in [(None, 2_500), (Some(900), 900)] {
+        let server = TestServer::start(|config| {
+            if let Some(budget) = budget {
+                config.limits.upload_budget = budget;
+            }
+        })
+        .await;
+        let mut members = Vec::new();
+        for _ in 0..2 {
+            let mut client = server.client().await;
+            client
+                .send(&ClientMessage::Join {
+                    room: room("budget"),
+                    resume: None,
+                })
+                .await;
+            let ServerMessage::Joined { upload_kbps, .. } = client.recv().await else {
+                panic!("expected joined");
+            };
+            assert_eq!(upload_kbps, Some(expected));
+            members.push(client);
+        }
+    }
 }
 
 /// Offer, answer and candidates (including end-of-candidates) arrive unchanged, with `from`.

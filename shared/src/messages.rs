@@ -26,7 +26,9 @@ pub enum ClientMessage {
     /// Asks for ICE servers; only answered once the connection has joined a room, because relay
     /// credentials cost money. Answered by `ice_servers`.
     IceServers,
-    /// An SDP offer, relayed unchanged to the other member (or to `to` only).
+    /// An SDP offer, relayed unchanged to `to` only. `to` may be left out in a room of two
+    /// (the other member gets it); in a larger room a relay without it is refused with
+    /// `recipient_required`. The same holds for `answer`, `candidate` and `hang_up`.
     Offer {
         sdp: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -117,6 +117,16 @@ fn server_examples() -> Vec<(ServerMessage, &'static str)> {
             r#"{"type":"joined","room":"r","you":"p2","peers":["p1"],"resume":"t0k3n"}"#,
         ),
         (
+            ServerMessage::Joined {
+                room: room("r"),
+                you: peer("p3"),
+                peers: vec![peer("p1"), peer("p2")],
+                resume: token("t0k3n"),
+                upload_kbps: Some(2500),
+            },
+            r#"{"type":"joined","room":"r","you":"p3","peers":["p1","p2"],"resume":"t0k3n","upload_kbps":2500}"#,
+        ),
+        (
             ServerMessage::Ready { room: room("r") },
             r#"{"type":"ready","room":"r"}"#,
         ),
@@ -199,6 +209,13 @@ fn server_examples() -> Vec<(ServerMessage, &'static str)> {
         (
             ServerMessage::error(ErrorCode::NoPeer, "Nobody else is in the room yet."),
             r#"{"type":"error","code":"no_peer","message":"Nobody else is in the room yet."}"#,
+        ),
+        (
+            ServerMessage::error(
+                ErrorCode::RecipientRequired,
+                "In a room of more than two people, say whom this is for: add \"to\" with their peer id.",
+            ),
+            r#"{"type":"error","code":"recipient_required","message":"In a room of more than two people, say whom this is for: add \"to\" with their peer id."}"#,
         ),
     ]
 }
@@ -297,11 +314,11 @@ fn server_messages_round_trip_to_pinned_json() {
     }
 }
 
-/// Every error code has the snake_case wire name its `as_str` promises.
-#[test]
-fn error_codes_use_their_wire_names() {
+/// Every error code (a new one must be added here: `as_str` is an exhaustive match, this list
+/// is not).
+fn error_codes() -> Vec<ErrorCode> {
     use ErrorCode::*;
-    for code in [
+    vec![
         BadMessage,
         TooLarge,
         InvalidRoom,
@@ -309,14 +326,31 @@ fn error_codes_use_their_wire_names() {
         AlreadyInRoom,
         NoPeer,
         UnknownPeer,
+        RecipientRequired,
         RateLimited,
         IceUnavailable,
         Unavailable,
-    ] {
+    ]
+}
+
+/// Every error code has the snake_case wire name its `as_str` promises.
+#[test]
+fn error_codes_use_their_wire_names() {
+    for code in error_codes() {
         assert_eq!(
             serde_json::to_string(&code).expect("serializes"),
             format!("\"{}\"", code.as_str())
         );
+    }
+}
+
+/// Every error code has its row in PROTOCOL.md's table of errors.
+#[test]
+fn protocol_md_explains_every_error_code() {
+    let doc = include_str!("../../PROTOCOL.md");
+    for code in error_codes() {
+        let row = format!("| `{}` | ", code.as_str());
+        assert!(doc.contains(&row), "PROTOCOL.md has no row {row}");
     }
 }
 

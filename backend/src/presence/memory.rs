@@ -72,8 +72,9 @@ impl Rooms {
         })
     }
 
-    /// Who receives a message relayed by `from`: `to` if it is another member, or every other
-    /// member. Only the recipients are copied out of the lock.
+    /// Who receives a message relayed by `from`: `to` if it is another member; without `to`,
+    /// the other member of a room of two (in a larger room that names nobody:
+    /// [`RelayError::RecipientRequired`]). Only the recipients are copied out of the lock.
     pub fn recipients(
         &self,
         room: &RoomName,
@@ -89,6 +90,7 @@ impl Rooms {
         match to {
             Some(to) if others.any(|member| member == to) => Ok(vec![to.clone()]),
             Some(_) => Err(RelayError::UnknownPeer),
+            None if members.len() > 2 => Err(RelayError::RecipientRequired),
             None => Ok(others.cloned().collect()),
         }
     }
@@ -217,8 +219,9 @@ mod tests {
         );
     }
 
-    /// A relay goes to the addressed member, or to every member but the sender; alone in the
-    /// room or addressing a stranger is refused.
+    /// A relay goes to the addressed member, or without `to` to the other member of a room of
+    /// two; alone in the room, addressing a stranger, or leaving out `to` in a room of more
+    /// than two is refused.
     #[test]
     fn relay_recipients() {
         let rooms = Rooms::default();
@@ -229,10 +232,15 @@ mod tests {
             Err(RelayError::NoPeer)
         );
         rooms.join(&room("r"), &b, 3);
+        assert_eq!(rooms.recipients(&room("r"), &a, None), Ok(vec![b.clone()]));
         rooms.join(&room("r"), &c, 3);
         assert_eq!(
             rooms.recipients(&room("r"), &a, None),
-            Ok(vec![b.clone(), c.clone()])
+            Err(RelayError::RecipientRequired)
+        );
+        assert_eq!(
+            rooms.recipients(&room("r"), &a, Some(&b)),
+            Ok(vec![b.clone()])
         );
         assert_eq!(
             rooms.recipients(&room("r"), &a, Some(&c)),

@@ -122,6 +122,10 @@ pub enum RelayError {
     NoPeer,
     #[error("the addressed peer is not in the room")]
     UnknownPeer,
+    /// No `to` in a room of more than two: "the other member" names nobody, and sending to
+    /// all of them would hand one peer connection's SDP to the others.
+    #[error("a relay in a room of more than two must name its recipient")]
+    RecipientRequired,
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
 }
@@ -226,9 +230,11 @@ impl Presence {
         }
     }
 
-    /// Finds the recipients of a message relayed from `from` to `to` (or to every other
-    /// member): returns those on this instance, for the caller to deliver. Redis publishes
-    /// `message` to the recipients on other instances in the same round trip.
+    /// Finds the recipients of a message relayed from `from` to `to` (or, in a room of two, to
+    /// the other member): returns those on this instance, for the caller to deliver. Redis
+    /// publishes `message` to the recipients on other instances in the same round trip. The
+    /// room's size is read in the same atomic step as the recipients, so a join racing the
+    /// relay either counts or does not, for both.
     pub async fn relay(
         &self,
         room: &RoomName,

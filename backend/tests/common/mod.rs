@@ -874,3 +874,68 @@ pub async fn assert_quiet_across(sender: &mut Client, receiver: &mut Client) {
     );
     receiver.assert_quiet().await;
 }
+
+/// `size` people joining `name` one after another, member `i` on `servers[i % servers.len()]`.
+/// Checks on the way what every join must bring: the joiner is told who is there, in join
+/// order; every member already there is told `peer_joined` (and `ready` when the room reaches
+/// two), and nothing else. Returns the members in join order.
+pub async fn group_across(servers: &[&TestServer], name: &str, size: usize) -> Vec<Client> {
+    let mut members: Vec<Client> = Vec::with_capacity(size);
+    for index in 0..size {
+        let mut joiner = servers[index % servers.len()].client().await;
+        let before: Vec<PeerId> = members.iter().map(Client::id).collect();
+        assert_eq!(joiner.join(name).await, before, "joined lists who is there");
+        for member in &mut members {
+            if index == 1 {
+                member.expect_joined_by(joiner.id(), name).await;
+            } else {
+                assert_eq!(
+                    member.recv().await,
+                    ServerMessage::PeerJoined { peer: joiner.id() }
+                );
+            }
+        }
+        members.push(joiner);
+    }
+    members
+}
+
+/// One relay of each kind (`offer`, `answer`, `candidate`, `hang_up`) addressed to `to`, each
+/// marked with `tag` where the message has room for it.
+pub fn relays(to: Option<PeerId>, tag: &str) -> Vec<ClientMessage> {
+    vec![
+        ClientMessage::Offer {
+            sdp: format!("offer {tag}"),
+            to: to.clone(),
+        },
+        ClientMessage::Answer {
+            sdp: format!("answer {tag}"),
+            to: to.clone(),
+        },
+        ClientMessage::Candidate {
+            candidate: Some(shared::IceCandidate {
+                candidate: Some(format!("candidate:{tag} 1 udp 1 127.0.0.1 5000 typ host")),
+                sdp_mid: Some("0".into()),
+                sdp_m_line_index: Some(0),
+                username_fragment: None,
+            }),
+            to: to.clone(),
+        },
+        ClientMessage::HangUp { to },
+    ]
+}
+
+/// What the server delivers for `message`, a relay sent by `from`: the same, with `from`.
+pub fn relayed(message: &ClientMessage, from: PeerId) -> ServerMessage {
+    match message.clone() {
+        ClientMessage::Offer { sdp, to } => ServerMessage::Offer { sdp, from, to },
+        ClientMessage::Answer { sdp, to } => ServerMessage::Answer { sdp, from, to },
+        ClientMessage::Candidate { candidate, to } => ServerMessage::Candidate {
+            candidate,
+            from,
+            to,
+        },
+        ClientMessage::HangUp { to } => ServerMessage::HangUp { from, to },
+        other => panic!("{other:?} is not a relay"),
+    }
+}

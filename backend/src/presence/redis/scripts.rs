@@ -9,7 +9,7 @@
 //! peer twice), and a resume moves a seat to the instance the page reconnected to in place.
 //! The relay script publishes to recipients on other instances itself: one round trip per
 //! relayed message, whatever the number of recipients; it refuses a sender that is not in the
-//! room. The re-register script puts back the entries of this instance's members after Redis
+//! room, and a relay without `to` in a room of more than two. The re-register script puts back the entries of this instance's members after Redis
 //! lost its data.
 //!
 //! This module decides nothing about announcements: it returns what Redis decided.
@@ -92,7 +92,8 @@ return {previous, others, dead}
 
 /// `KEYS[1]` room; `ARGV`: from, to (`''` for everybody), own instance id, channel payload suffix
 /// (the message JSON). Publishes `"{peer} {json}"` to the recipients on other instances and
-/// returns {'ok', local recipients...}, or {'not_member'} / {'no_peer'} / {'unknown_peer'}.
+/// returns {'ok', local recipients...}, or {'not_member'} / {'no_peer'} / {'unknown_peer'} /
+/// {'recipient_required'} (no `to` in a room of more than two: it names nobody).
 /// A sender that is not (or no longer) in the room is refused: another instance that took this
 /// one for dead has removed it and told the others it left, and they must not hear from it.
 const RELAY: &str = r"
@@ -118,6 +119,8 @@ if ARGV[2] ~= '' then
   end
   if not found then return {'unknown_peer'} end
   recipients = {found}
+elseif #recipients > 1 then
+  return {'recipient_required'}
 end
 local here = {'ok'}
 for _, recipient in ipairs(recipients) do
@@ -288,8 +291,8 @@ impl Scripts {
         })
     }
 
-    /// Publishes `json` from `from` to `to` (or every other member) on other instances, and
-    /// returns the recipients held by `here`.
+    /// Publishes `json` from `from` to `to` (or, in a room of two, the other member) on other
+    /// instances, and returns the recipients held by `here`.
     pub(super) async fn relay(
         &self,
         connection: &Connection,
@@ -313,6 +316,7 @@ impl Scripts {
             Some("not_member") => Err(RelayError::NotInRoom),
             Some("no_peer") => Err(RelayError::NoPeer),
             Some("unknown_peer") => Err(RelayError::UnknownPeer),
+            Some("recipient_required") => Err(RelayError::RecipientRequired),
             _ => Ok(reply.map(PeerId::new).collect()),
         }
     }
