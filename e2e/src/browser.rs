@@ -195,6 +195,9 @@ return true;
 pub struct Browser {
     pub driver: WebDriver,
     pub name: String,
+    /// Its own profile directory (under the stack's scratch directory): the browser's process
+    /// is the one started with it (`crate::cpu`).
+    pub profile: std::path::PathBuf,
     /// Firefox's own geckodriver, ended (with Firefox, its process group) after `driver` has
     /// closed the session: fields drop in declaration order.
     _geckodriver: Option<Geckodriver>,
@@ -242,6 +245,7 @@ impl Browser {
         Ok(Self {
             driver,
             name,
+            profile,
             _geckodriver: None,
         })
     }
@@ -271,6 +275,7 @@ impl Browser {
         Ok(Self {
             driver,
             name,
+            profile,
             _geckodriver: Some(geckodriver),
         })
     }

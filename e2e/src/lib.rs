@@ -15,12 +15,14 @@
 pub mod browser;
 pub mod call;
 pub mod chat;
+pub mod cpu;
 pub mod default_route;
 pub mod figures;
 pub mod frames;
 pub mod group;
 pub mod http;
 pub mod media;
+pub mod mesh;
 pub mod network;
 pub mod probe;
 pub mod process;

@@ -212,10 +212,15 @@ async fn both_pressing_call_at_once_ends_in_one_call() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A third person opening the link is told the room is full, with a way back.
+/// In a room for two (`--room-capacity 2`), a third person opening the link is told the room
+/// is full and for how many, with a way back.
 #[tokio::test]
 async fn third_person_is_told_the_room_is_full() -> anyhow::Result<()> {
-    let stack = Stack::start(StackOptions::default()).await?;
+    let stack = Stack::start(StackOptions {
+        backend_args: vec!["--room-capacity".into(), "2".into()],
+        ..Default::default()
+    })
+    .await?;
     let room = stack.new_room_url();
     let mut people = Vec::new();
     for _ in 0..2 {
@@ -231,7 +236,7 @@ async fn third_person_is_told_the_room_is_full() -> anyhow::Result<()> {
     }
     let carol = stack.browser(BrowserOptions::default()).await?;
     carol.goto(&room).await?;
-    carol.wait_text("This room is full").await?;
+    carol.wait_text("This room is full (2 people)").await?;
     carol.wait_state("full").await?;
     carol
         .wait_for(

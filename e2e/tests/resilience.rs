@@ -28,6 +28,15 @@ async fn server_note_shown(browser: &Browser) -> anyhow::Result<bool> {
     Ok(shown.as_bool() == Some(true))
 }
 
+/// A stack whose rooms hold two people (`--room-capacity 2`), for the tests in which a third
+/// tab must be refused with `full` while a seat is held.
+fn room_for_two() -> StackOptions {
+    StackOptions {
+        backend_args: vec!["--room-capacity".into(), "2".into()],
+        ..Default::default()
+    }
+}
+
 /// The page's peer id from its last `joined` (test hook).
 async fn peer_id(browser: &Browser) -> anyhow::Result<String> {
     let id = browser.eval("return window.__peerId || null;").await?;
@@ -198,7 +207,7 @@ async fn call_survives_a_graceful_restart_with_the_same_key() -> anyhow::Result<
 /// gets "full", and the tab coming back takes the seat.
 #[tokio::test]
 async fn reloaded_tab_gets_its_seat_back() -> anyhow::Result<()> {
-    let stack = Stack::start(StackOptions::default()).await?;
+    let stack = Stack::start(room_for_two()).await?;
     let (alice, bob) = connected_call(&stack).await?;
     let room = alice.driver.current_url().await?.to_string();
     let alice_id = peer_id(&alice).await?;
@@ -281,7 +290,7 @@ async fn reload_with_seat(
 /// button that takes it back (and the other window then says the same).
 #[tokio::test]
 async fn a_seat_taken_by_another_window_can_be_taken_back() -> anyhow::Result<()> {
-    let stack = Stack::start(StackOptions::default()).await?;
+    let stack = Stack::start(room_for_two()).await?;
     let (alice, bob) = connected_call(&stack).await?;
     let url = alice.driver.current_url().await?;
     let room = url
