@@ -4,32 +4,8 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
-use common::{Client, PATIENCE, TestServer};
+use common::{PATIENCE, TestServer, behind_loopback_proxy, upgrade_status as status};
 use tokio_tungstenite::connect_async;
-
-/// A server trusting the loopback address as its proxy, allowing one connection per client.
-async fn behind_loopback_proxy(configure: impl FnOnce(&mut backend::config::Config)) -> TestServer {
-    TestServer::start(|config| {
-        config.limits.trusted_proxies = vec!["127.0.0.0/8".parse().expect("cidr")];
-        config.limits.max_connections_per_ip = 1;
-        configure(config);
-    })
-    .await
-}
-
-/// Connects with `headers`; the HTTP status of a refusal, or 101 when upgraded (the socket is
-/// kept in `open`).
-async fn status(server: &TestServer, headers: &[(&str, &str)], open: &mut Vec<Client>) -> u16 {
-    match Client::connect_with_headers(&server.ws_url(), headers).await {
-        Ok(client) => {
-            open.push(client);
-            101
-        }
-        Err(status) => status,
-    }
-}
 
 /// From a trusted proxy, the client named by `X-Forwarded-For` (right-most untrusted hop) or
 /// `Forwarded` (quoted IPv6 with a port) is what the per-IP limit counts: two people behind
@@ -200,46 +176,4 @@ async fn public_origin_is_the_only_page_origin() {
             "{origin}"
         );
     }
-}
-
-/// Log output captured for one test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .expect("not poisoned")
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The logs name the client a trusted proxy forwarded, not the proxy.
-#[tokio::test]
-async fn logs_name_the_forwarded_client() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let server = behind_loopback_proxy(|_| {}).await;
-    let mut open = Vec::new();
-    let headers = [("forwarded", "for=198.51.100.77")];
-    assert_eq!(status(&server, &headers, &mut open).await, 101);
-    assert_eq!(status(&server, &headers, &mut open).await, 429);
-    let logs = String::from_utf8(logs.0.lock().expect("not poisoned").clone()).expect("utf-8");
-    let refusal = logs
-        .lines()
-        .find(|line| line.contains("refused WebSocket"))
-        .unwrap_or_else(|| panic!("a refusal is logged: {logs}"));
-    assert!(refusal.contains("client=198.51.100.77"), "{refusal}");
-    assert!(!refusal.contains("127.0.0.1"), "{refusal}");
 }

@@ -957,3 +957,31 @@ pub fn relayed(message: &ClientMessage, from: PeerId) -> ServerMessage {
         other => panic!("{other:?} is not a relay"),
     }
 }
+
+/// A server trusting the loopback address as its proxy, allowing one connection per client.
+pub async fn behind_loopback_proxy(
+    configure: impl FnOnce(&mut backend::config::Config),
+) -> TestServer {
+    TestServer::start(|config| {
+        config.limits.trusted_proxies = vec!["127.0.0.0/8".parse().expect("cidr")];
+        config.limits.max_connections_per_ip = 1;
+        configure(config);
+    })
+    .await
+}
+
+/// Connects with `headers`; the HTTP status of a refusal, or 101 when upgraded (the socket is
+/// kept in `open`).
+pub async fn upgrade_status(
+    server: &TestServer,
+    headers: &[(&str, &str)],
+    open: &mut Vec<Client>,
+) -> u16 {
+    match Client::connect_with_headers(&server.ws_url(), headers).await {
+        Ok(client) => {
+            open.push(client);
+            101
+        }
+        Err(status) => status,
+    }
+}
