@@ -2,13 +2,10 @@
 
 mod common;
 
-use std::{
-    sync::{Arc, Mutex},
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use backend::config::Config;
-use common::{Client, PATIENCE, TestServer};
+use common::{Captured, Client, PATIENCE, TestServer};
 use shared::{ClientMessage, IceServer, IceTransportPolicy, ServerMessage};
 use testkit::twilio::{Behaviour, TwilioStandIn};
 use tokio::time::Instant;
@@ -303,23 +300,6 @@ async fn relay_policy_is_sent_to_browsers() {
     );
 }
 
-/// Log output captured for one test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .expect("not poisoned")
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Neither the Twilio auth token nor the TURN secret ever reach a browser or a log line, even
 /// when Twilio refuses the token.
 #[tokio::test]
@@ -342,7 +322,7 @@ async fn secrets_reach_neither_browsers_nor_logs() {
     let mut client = server.joined("secrets").await;
     client.send(&ClientMessage::IceServers).await;
     let answer = serde_json::to_string(&client.recv().await).expect("json");
-    let logs = String::from_utf8(logs.0.lock().expect("not poisoned").clone()).expect("utf-8");
+    let logs = logs.text();
     assert!(
         logs.contains("Twilio ICE token request failed"),
         "the failure is logged: {logs}"
