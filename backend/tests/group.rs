@@ -3,8 +3,10 @@
 
 mod common;
 
-use common::{Client, TestServer, group_across, relayed, relays, room};
-use shared::{ClientMessage, ErrorCode, PeerId, ServerMessage};
+use common::{
+    Client, TestServer, group_across, relayed, relays, room, shrink_to_two_refusing_unaddressed,
+};
+use shared::{ClientMessage, PeerId, ServerMessage};
 
 /// Four people join one after another: each is told who is already there, and everyone
 /// already there hears `peer_joined` (`ready` only when the room first reaches two). A fifth is
@@ -95,38 +97,8 @@ async fn addressed_relays_in_a_room_of_four_reach_only_the_addressee() {
 async fn a_relay_without_to_needs_a_room_of_two() {
     let server = TestServer::default().await;
     let mut members = group_across(&[&server], "who", 4).await;
-    for size in [4, 3] {
-        assert_eq!(members.len(), size);
-        for (index, sender) in members.iter_mut().enumerate() {
-            for message in relays(None, &format!("{index} to nobody in {size}")) {
-                sender.send(&message).await;
-                let sentence = sender.expect_error(ErrorCode::RecipientRequired).await;
-                assert!(sentence.contains("\"to\""), "{sentence}");
-            }
-        }
-        for member in &mut members {
-            member.assert_quiet().await;
-        }
-        let leaver = members.pop().expect("a member to leave");
-        let leaver_id = leaver.id();
-        leaver.close().await;
-        for member in &mut members {
-            assert_eq!(
-                member.recv().await,
-                ServerMessage::PeerLeft {
-                    peer: leaver_id.clone()
-                }
-            );
-        }
-    }
-    let [first, second] = &mut members[..] else {
-        panic!("two remain");
-    };
-    for message in relays(None, "to the other one") {
-        first.send(&message).await;
-        assert_eq!(second.recv().await, relayed(&message, first.id()));
-    }
-    first.assert_quiet().await;
+    shrink_to_two_refusing_unaddressed(&mut members, true).await;
+    members[0].assert_quiet().await;
 }
 
 /// In a room of four, `leave` and a closed connection are each announced to every member who

@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::{
     Client, LatencyProxy, REDIS_EXPIRY, REDIS_TIMEOUT, RedisServer, TestServer,
     assert_quiet_across, cluster_with, group_across, pair_across, relayed, relays, room,
+    shrink_to_two_refusing_unaddressed,
 };
 use shared::{ClientMessage, ErrorCode, IceCandidate, ServerMessage};
 use tokio::time::Instant;
@@ -160,33 +161,10 @@ async fn addressed_relays_in_a_room_of_four_across_instances() {
 async fn a_relay_without_to_needs_a_room_of_two_across_instances() {
     let (_redis, one, two) = cluster_with(|_| {}).await;
     let mut members = group_across(&[&one, &two], "who", 4).await;
-    for size in [4, 3] {
-        assert_eq!(members.len(), size);
-        for (index, sender) in members.iter_mut().enumerate() {
-            for message in relays(None, &format!("{index} to nobody in {size}")) {
-                sender.send(&message).await;
-                sender.expect_error(ErrorCode::RecipientRequired).await;
-            }
-        }
-        let leaver = members.pop().expect("a member to leave");
-        let leaver_id = leaver.id();
-        leaver.close().await;
-        for member in &mut members {
-            assert_eq!(
-                member.recv().await,
-                ServerMessage::PeerLeft {
-                    peer: leaver_id.clone()
-                }
-            );
-        }
-    }
+    shrink_to_two_refusing_unaddressed(&mut members, false).await;
     let [first, second] = &mut members[..] else {
         panic!("two remain");
     };
-    for message in relays(None, "to the other one") {
-        first.send(&message).await;
-        assert_eq!(second.recv().await, relayed(&message, first.id()));
-    }
     assert_quiet_across(first, second).await;
     assert_quiet_across(second, first).await;
 }

@@ -958,6 +958,49 @@ pub fn relayed(message: &ClientMessage, from: PeerId) -> ServerMessage {
     }
 }
 
+/// Shrinks a room to two, one leaver at a time: at each size every member's relays of each
+/// kind without `to` are refused with `recipient_required` (a sentence naming `"to"`), each
+/// member is checked quiet first when `quiet_each_round` (one instance: a ping/pong barrier is
+/// proof), then the last member leaves and the others hear `peer_left`. Finally the first of
+/// the two sends each relay without `to`, and the second receives it.
+pub async fn shrink_to_two_refusing_unaddressed(members: &mut Vec<Client>, quiet_each_round: bool) {
+    while members.len() > 2 {
+        let size = members.len();
+        for (index, sender) in members.iter_mut().enumerate() {
+            for message in relays(None, &format!("{index} to nobody in {size}")) {
+                sender.send(&message).await;
+                let sentence = sender
+                    .expect_error(shared::ErrorCode::RecipientRequired)
+                    .await;
+                assert!(sentence.contains("\"to\""), "{sentence}");
+            }
+        }
+        if quiet_each_round {
+            for member in members.iter_mut() {
+                member.assert_quiet().await;
+            }
+        }
+        let leaver = members.pop().expect("a member to leave");
+        let leaver_id = leaver.id();
+        leaver.close().await;
+        for member in members.iter_mut() {
+            assert_eq!(
+                member.recv().await,
+                ServerMessage::PeerLeft {
+                    peer: leaver_id.clone()
+                }
+            );
+        }
+    }
+    let [first, second] = &mut members[..] else {
+        panic!("two remain");
+    };
+    for message in relays(None, "to the other one") {
+        first.send(&message).await;
+        assert_eq!(second.recv().await, relayed(&message, first.id()));
+    }
+}
+
 /// A server trusting the loopback address as its proxy, allowing one connection per client.
 pub async fn behind_loopback_proxy(
     configure: impl FnOnce(&mut backend::config::Config),
