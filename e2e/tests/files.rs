@@ -180,12 +180,27 @@ async fn cancel_in_the_middle(canceller: &str) -> anyhow::Result<()> {
         alice.diagnostics().await,
         bob.diagnostics().await
     );
-    person
-        .driver
-        .find(By::Css(format!("{} .transfer-cancel", transfer(from))))
-        .await?
-        .click()
+    // Looking at the button and pressing it happen in one script: over WebDriver they were two
+    // round trips, and a fast machine finished the file between them (CI, stop 15: "element not
+    // interactable" on a button the transfer's end had just hidden).
+    let pressed = person
+        .eval(&format!(
+            "const t = document.querySelector(\"{}\");
+             const b = t && t.querySelector('.transfer-cancel');
+             const seen = !!b && !b.hidden && b.getClientRects().length > 0;
+             if (seen) {{ b.scrollIntoView(); b.click(); }}
+             return {{ pressed: seen, state: t ? t.dataset.state : null,
+                       status: t ? t.querySelector('.transfer-status').textContent : null,
+                       done: t ? t.querySelector('progress').value : null }};",
+            transfer(from)
+        ))
         .await?;
+    anyhow::ensure!(
+        pressed["pressed"] == true,
+        "{}'s Cancel could not be pressed: {pressed}\n{}",
+        person.name,
+        person.diagnostics().await
+    );
     wait_transfer_state(&alice, "me", "cancelled").await?;
     wait_transfer_state(&bob, "them", "cancelled").await?;
     let (alice_says, bob_says) = match canceller {
