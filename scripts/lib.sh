@@ -12,7 +12,9 @@ BINARYEN_VERSION="132"         # Debian's binaryen (108) is too old for current 
 AXE_CORE_VERSION="4.14.1"      # the accessibility checker the end-to-end tests run in the page
 GECKODRIVER_VERSION="0.37.1"   # Firefox's WebDriver server; not packaged by Debian, built by cargo
 
-step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
+# Each step says how long the command has run so far ($SECONDS), so a slow CI log shows where
+# the time went.
+step() { printf '\n\033[1;34m==> [%d min %02d s] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 note() { printf '    %s\n' "$*"; }
 die()  { printf '\n\033[1;31mError: %s\033[0m\n' "$*" >&2; exit 1; }
 
