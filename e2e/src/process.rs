@@ -18,11 +18,29 @@ use tokio::{
 
 use crate::{artifacts_dir, free_port, group::GroupChild, http, workspace_root};
 
-fn release_binary(name: &str) -> anyhow::Result<PathBuf> {
-    let path = workspace_root().join("target/release").join(name);
+/// The server binary `name` built with the same profile as the running test or bench: a test
+/// runs as `target/<profile>/deps/<test>-<hash>`, a bench as `target/<profile>/<bench>`. So
+/// `scripts/test` runs the end-to-end tests against quick-to-build debug servers and
+/// `scripts/bench` against release ones.
+fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("finding the running executable")?;
+    let mut dir = exe.parent().context("the executable has no directory")?;
+    if dir.ends_with("deps") {
+        dir = dir.parent().context("deps/ has no parent")?;
+    }
+    let path = dir.join(name);
     if !path.exists() {
+        let profile = dir
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or("debug");
+        let flag = if profile == "debug" {
+            String::new()
+        } else {
+            format!(" --profile {profile}")
+        };
         bail!(
-            "{} is missing: run `cargo build --release -p backend -p testkit`",
+            "{} is missing: run `cargo build{flag} -p backend -p testkit`",
             path.display()
         );
     }
@@ -71,7 +89,7 @@ impl Backend {
         if !dist.join("index.html").exists() {
             bail!("dist/ is missing: run `trunk build --release` first");
         }
-        let mut command = Command::new(release_binary("backend")?);
+        let mut command = Command::new(sibling_binary("backend")?);
         command
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
@@ -199,7 +217,7 @@ impl TwilioProcess {
     pub async fn start(coturn: &Coturn) -> anyhow::Result<Self> {
         let account_sid = format!("AC{:032x}", rand::random::<u128>());
         let auth_token = format!("{:032x}", rand::random::<u128>());
-        let mut command = Command::new(release_binary("twilio-standin")?);
+        let mut command = Command::new(sibling_binary("twilio-standin")?);
         command
             .args(["--listen", "127.0.0.1:0", "--account-sid", &account_sid])
             .args([
