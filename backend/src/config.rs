@@ -37,6 +37,9 @@ pub struct Config {
     #[command(flatten)]
     pub resume: ResumeConfig,
 
+    #[command(flatten)]
+    pub observability: Observability,
+
     /// How long to wait for connections to close on shutdown before giving up on them.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value = "5s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
@@ -160,6 +163,25 @@ pub struct RedisConfig {
     /// Longest wait for one Redis call; past it a join is refused with `unavailable`.
     #[arg(long, env = "REDIS_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
     pub redis_timeout: Duration,
+}
+
+/// What operators see: metrics and the form of the logs.
+#[derive(Debug, Clone, Args)]
+pub struct Observability {
+    /// Serve `GET /metrics` (Prometheus text) on the main port. Prefer `--metrics-listen`: the
+    /// main port is public, and anybody could read the counters.
+    #[arg(long, env = "METRICS")]
+    pub metrics: bool,
+
+    /// Serve `GET /metrics` alone on this address (e.g. `10.0.0.5:9100`), for a scraper on an
+    /// internal network; nothing else is served there.
+    #[arg(long, env = "METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Log lines as human-readable `text`, or as one JSON object per line (`json`) for log
+    /// collectors.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = crate::logging::LogFormat::Text)]
+    pub log_format: crate::logging::LogFormat,
 }
 
 /// How a page whose connection dropped gets its seat back (`resume` tokens).
