@@ -8,7 +8,7 @@ mod common;
 
 use std::{collections::BTreeMap, net::SocketAddr};
 
-use common::{BackendProcess, Client, TestServer, free_port, http, relayed, relays};
+use common::{BackendProcess, Client, RedisServer, TestServer, free_port, http, relayed, relays};
 use shared::{ClientMessage, ErrorCode, ServerMessage};
 
 /// One sample of a scrape: its labels and value.
@@ -124,6 +124,12 @@ async fn counters_and_gauges_follow_real_traffic() {
         alice.send(message).await;
         assert_eq!(bob.recv().await, relayed(message, alice.id()));
     }
+    // A client without `Origin` asks for ICE servers: STUN only.
+    alice.send(&ClientMessage::IceServers).await;
+    assert!(matches!(
+        alice.recv().await,
+        ServerMessage::IceServers { .. }
+    ));
 
     let (text, samples) = scrape(server.address).await;
     let joins = "videochat_joins_total";
@@ -146,6 +152,14 @@ async fn counters_and_gauges_follow_real_traffic() {
     let errors = "videochat_errors_total";
     assert_eq!(value(&samples, errors, &[("code", "invalid_room")]), 1.0);
     assert_eq!(value(&samples, errors, &[("code", "not_in_room")]), 1.0);
+    assert_eq!(
+        value(
+            &samples,
+            "videochat_ice_grants_total",
+            &[("provider", "static"), ("outcome", "stun_only")]
+        ),
+        1.0
+    );
     assert_eq!(
         value(&samples, "videochat_connections_opened_total", &[]),
         3.0
@@ -207,5 +221,43 @@ async fn metrics_listen_serves_metrics_apart() {
     assert_eq!(
         health,
         serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})
+    );
+}
+
+/// With Redis: `videochat_redis_up` is 1 and Redis round trips are timed; once Redis stops,
+/// it drops to 0 and a join counts as `unavailable`.
+#[tokio::test]
+async fn redis_health_and_round_trips_are_measured() {
+    let mut redis = RedisServer::start().await;
+    let url = redis.url();
+    let server =
+        BackendProcess::start(&["--metrics", "--redis-url", &url, "--redis-timeout", "500ms"])
+            .await;
+    let samples = settled(server.address, "videochat_redis_up", 1.0).await;
+    let mut alice = Client::connect(&server.ws_url()).await;
+    alice.join("redis-metrics").await;
+    let (_, samples_after) = scrape(server.address).await;
+    let calls = "videochat_redis_call_seconds_count";
+    assert!(
+        value(&samples_after, calls, &[]) > value(&samples, calls, &[]),
+        "the join's Redis calls are timed"
+    );
+    assert_eq!(value(&samples_after, "videochat_room_members", &[]), 1.0);
+    redis.stop();
+    let mut bob = Client::connect(&server.ws_url()).await;
+    bob.send(&ClientMessage::Join {
+        room: common::room("redis-metrics"),
+        resume: None,
+    })
+    .await;
+    bob.expect_error(ErrorCode::Unavailable).await;
+    let samples = settled(server.address, "videochat_redis_up", 0.0).await;
+    assert_eq!(
+        value(
+            &samples,
+            "videochat_joins_total",
+            &[("outcome", "unavailable")]
+        ),
+        1.0
     );
 }
