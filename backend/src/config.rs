@@ -610,4 +610,31 @@ mod tests {
             }
         }
     }
+
+    /// Metrics are off and logs are text unless asked; `--metrics`, `--metrics-listen` and
+    /// `--log-format json` are read as written.
+    #[test]
+    fn observability_options() {
+        let defaults = Config::defaults().observability;
+        assert!(!defaults.metrics);
+        assert_eq!(defaults.metrics_listen, None);
+        assert_eq!(defaults.log_format, crate::logging::LogFormat::Text);
+        let set = Config::parse_from_args([
+            "backend",
+            "--metrics",
+            "--metrics-listen",
+            "10.0.0.5:9100",
+            "--log-format",
+            "json",
+        ])
+        .expect("parses")
+        .observability;
+        assert!(set.metrics);
+        assert_eq!(
+            set.metrics_listen,
+            Some("10.0.0.5:9100".parse().expect("addr"))
+        );
+        assert_eq!(set.log_format, crate::logging::LogFormat::Json);
+        assert!(Config::parse_from_args(["backend", "--log-format", "xml"]).is_err());
+    }
 }
