@@ -37,6 +37,9 @@ pub struct Config {
     #[command(flatten)]
     pub resume: ResumeConfig,
 
+    #[command(flatten)]
+    pub observability: Observability,
+
     /// How long to wait for connections to close on shutdown before giving up on them.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value = "5s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
@@ -160,6 +163,25 @@ pub struct RedisConfig {
     /// Longest wait for one Redis call; past it a join is refused with `unavailable`.
     #[arg(long, env = "REDIS_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
     pub redis_timeout: Duration,
+}
+
+/// What operators see: metrics and the form of the logs.
+#[derive(Debug, Clone, Args)]
+pub struct Observability {
+    /// Serve `GET /metrics` (Prometheus text) on the main port. Prefer `--metrics-listen`: the
+    /// main port is public, and anybody could read the counters.
+    #[arg(long, env = "METRICS")]
+    pub metrics: bool,
+
+    /// Serve `GET /metrics` alone on this address (e.g. `10.0.0.5:9100`), for a scraper on an
+    /// internal network; nothing else is served there.
+    #[arg(long, env = "METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Log lines as human-readable `text`, or as one JSON object per line (`json`) for log
+    /// collectors.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = crate::logging::LogFormat::Text)]
+    pub log_format: crate::logging::LogFormat,
 }
 
 /// How a page whose connection dropped gets its seat back (`resume` tokens).
@@ -587,5 +609,32 @@ mod tests {
                 assert!(argument.get_help().is_some(), "--{long} has no explanation");
             }
         }
+    }
+
+    /// Metrics are off and logs are text unless asked; `--metrics`, `--metrics-listen` and
+    /// `--log-format json` are read as written.
+    #[test]
+    fn observability_options() {
+        let defaults = Config::defaults().observability;
+        assert!(!defaults.metrics);
+        assert_eq!(defaults.metrics_listen, None);
+        assert_eq!(defaults.log_format, crate::logging::LogFormat::Text);
+        let set = Config::parse_from_args([
+            "backend",
+            "--metrics",
+            "--metrics-listen",
+            "10.0.0.5:9100",
+            "--log-format",
+            "json",
+        ])
+        .expect("parses")
+        .observability;
+        assert!(set.metrics);
+        assert_eq!(
+            set.metrics_listen,
+            Some("10.0.0.5:9100".parse().expect("addr"))
+        );
+        assert_eq!(set.log_format, crate::logging::LogFormat::Json);
+        assert!(Config::parse_from_args(["backend", "--log-format", "xml"]).is_err());
     }
 }

@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     mailbox::{Mailbox, Mailboxes},
+    metrics,
     presence::{
         DEPARTURES_CAPACITY, Departure, Health, Home, JoinOutcome, Member, Presence, RelayError,
         Unavailable, redis::RedisSettings,
@@ -161,6 +162,7 @@ impl Hub {
                 self.mailboxes.rename(peer, &claimed);
                 drop(seat_change);
                 tracing::info!(%room, peer = %claimed, "seat resumed");
+                metrics::resumed();
                 return Ok(Admission::Joined {
                     replies: vec![self.joined(room, &claimed, others)],
                     you: claimed,
@@ -266,6 +268,11 @@ impl Hub {
     /// How many rooms (with members on this instance) and connections this instance holds.
     pub fn counts(&self) -> (usize, usize) {
         (self.presence.rooms_here(), self.mailboxes.len())
+    }
+
+    /// How many seats this instance holds (seats kept for a resume included).
+    pub fn members_here(&self) -> usize {
+        self.presence.seats_here()
     }
 
     /// Whether the presence store can be reached.

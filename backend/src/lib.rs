@@ -16,7 +16,9 @@
 //! - [`proxy`]: who the client is behind trusted reverse proxies ([`proxy::ClientAddr`]);
 //! - [`limits`]: admission at the upgrade (Origin and host name, connections per client
 //!   address and in all);
-//! - [`logging`]: the log filter, which keeps message contents (and so tokens) out of logs;
+//! - [`logging`]: the log filter, which keeps message contents (and so tokens) out of logs,
+//!   and the log format (text or JSON);
+//! - [`metrics`]: what is counted for Prometheus, and `GET /metrics`;
 //! - [`ice`]: ICE servers for browsers (Twilio, TURN REST, static list);
 //! - [`static_files`]: serving the built frontend.
 //!
@@ -30,6 +32,7 @@ pub mod ice;
 pub mod limits;
 pub mod logging;
 pub mod mailbox;
+pub mod metrics;
 pub mod presence;
 pub mod proxy;
 pub mod redact;
@@ -124,12 +127,16 @@ impl AppState {
     }
 }
 
-/// The whole HTTP surface: `/ws`, `/healthz`, and the frontend when `config.static_dir` is set.
+/// The whole HTTP surface: `/ws`, `/healthz`, `/metrics` with `--metrics`, and the frontend
+/// when `config.static_dir` is set.
 pub fn router(state: AppState, config: &Config) -> anyhow::Result<Router> {
-    let api = Router::new()
+    let mut api = Router::new()
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(healthz))
-        .with_state(state);
+        .with_state(state.clone());
+    if config.observability.metrics {
+        api = api.merge(metrics::exporter::router(state));
+    }
     let app = match &config.static_dir {
         Some(dir) => api.merge(static_files::router(dir)?),
         None => api,
@@ -137,21 +144,21 @@ pub fn router(state: AppState, config: &Config) -> anyhow::Result<Router> {
     Ok(app.layer(TraceLayer::new_for_http()))
 }
 
+/// What `/healthz` says: public, so nothing more than whether to send people here. Counts are
+/// on `/metrics`.
 #[derive(Debug, Serialize)]
 struct Health {
     status: &'static str,
-    rooms: usize,
-    connections: usize,
-    ice_provider: &'static str,
+    /// The server's version (`Cargo.toml`).
+    version: &'static str,
     /// `up` or `down` with `--redis-url`; absent when presence is in memory.
     #[serde(skip_serializing_if = "Option::is_none")]
     redis: Option<&'static str>,
 }
 
-/// `GET /healthz`: liveness plus a few counters for operators. 503 while Redis (when used)
-/// cannot be reached, so a load balancer sends new people elsewhere.
+/// `GET /healthz`: liveness for load balancers. 503 while Redis (when used) cannot be
+/// reached, so a load balancer sends new people elsewhere.
 async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let (rooms, connections) = state.hub.counts();
     let (code, status, redis) = match state.hub.store_health() {
         presence::Health::Memory => (StatusCode::OK, "ok", None),
         presence::Health::Up => (StatusCode::OK, "ok", Some("up")),
@@ -159,9 +166,7 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     };
     let health = Health {
         status,
-        rooms,
-        connections,
-        ice_provider: state.ice.provider_name(),
+        version: env!("CARGO_PKG_VERSION"),
         redis,
     };
     (code, Json(health))

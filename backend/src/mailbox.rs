@@ -123,8 +123,12 @@ impl Mailboxes {
         match mailbox.messages.try_send(message) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(%peer, "outgoing queue full: closing a slow connection");
-                mailbox.overflowed.cancel();
+                // Counted and logged once per connection: more may come before it closes.
+                if !mailbox.overflowed.is_cancelled() {
+                    tracing::warn!(%peer, "outgoing queue full: closing a slow connection");
+                    crate::metrics::queue_overflowed();
+                    mailbox.overflowed.cancel();
+                }
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {}
         }

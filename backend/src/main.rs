@@ -1,7 +1,7 @@
 //! Starts the signalling server: configuration, logging, listener, signals. Nothing else.
 
 use anyhow::Context;
-use backend::{AppState, config::Config, logging, router, serve};
+use backend::{AppState, config::Config, logging, metrics, router, serve};
 use clap::Parser;
 use tokio::net::TcpListener;
 
@@ -14,9 +14,10 @@ async fn main() -> anyhow::Result<()> {
         return Err(error).context("reading .env");
     }
     let config = Config::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(logging::filter(std::env::var("RUST_LOG").ok().as_deref()))
-        .init();
+    logging::init(
+        config.observability.log_format,
+        std::env::var("RUST_LOG").ok().as_deref(),
+    );
     // Each WebSocket holds a file descriptor: lift the soft limit to the hard one.
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => tracing::debug!(limit, "open-file limit"),
@@ -36,6 +37,12 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let app = router(state.clone(), &config)?;
+    if let Some(address) = config.observability.metrics_listen {
+        let listener = metrics::exporter::bind(address).await?;
+        tracing::info!(address = %listener.local_addr()?, "metrics served");
+        let app = metrics::exporter::router(state.clone());
+        tokio::spawn(metrics::exporter::serve(listener, app, state.clone()));
+    }
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;

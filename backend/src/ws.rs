@@ -37,6 +37,7 @@ use crate::{
     hub::Admission,
     limits::{ConnectionSlot, SlotRefusal},
     mailbox::Mailbox,
+    metrics::{self, CloseReason, IceOutcome, JoinOutcome, RelayKind, UpgradeRefusal},
     presence::{RelayError, Unavailable},
     proxy::ClientAddr,
 };
@@ -69,6 +70,7 @@ pub async fn upgrade(
 ) -> Response {
     if let Err(refusal) = state.origins.check(&headers, client.via_proxy()) {
         tracing::info!(%client, origin = ?headers.get("origin"), host = ?headers.get("host"), %refusal, "refused WebSocket");
+        metrics::upgrade_refused(UpgradeRefusal::Origin);
         return (StatusCode::FORBIDDEN, format!("{refusal}\n")).into_response();
     }
     let slot = match state
@@ -78,10 +80,16 @@ pub async fn upgrade(
         Ok(slot) => slot,
         Err(refusal) => {
             tracing::info!(%client, %refusal, "refused WebSocket");
-            let status = match refusal {
-                SlotRefusal::ServerFull => StatusCode::SERVICE_UNAVAILABLE,
-                SlotRefusal::TooManyFromAddress => StatusCode::TOO_MANY_REQUESTS,
+            let (status, counted) = match refusal {
+                SlotRefusal::ServerFull => {
+                    (StatusCode::SERVICE_UNAVAILABLE, UpgradeRefusal::ServerFull)
+                }
+                SlotRefusal::TooManyFromAddress => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    UpgradeRefusal::TooManyFromAddress,
+                ),
             };
+            metrics::upgrade_refused(counted);
             return (status, format!("{refusal}\n")).into_response();
         }
     };
@@ -97,7 +105,9 @@ pub async fn upgrade(
         .max_message_size(hard_cap)
         .max_frame_size(hard_cap)
         .on_upgrade(move |socket| {
-            let span = tracing::info_span!("connection", %client);
+            // Every event of the connection carries who it is: the client address at once, the
+            // peer id once minted (and again if a resume gives an older one back).
+            let span = tracing::info_span!("connection", %client, peer = tracing::field::Empty);
             tracker.track_future(run(socket, state, slot, client, has_origin).instrument(span))
         })
 }
@@ -120,6 +130,18 @@ enum End {
 }
 
 impl End {
+    /// How `/metrics` names this end.
+    fn reason(self) -> CloseReason {
+        match self {
+            Self::Gone => CloseReason::Gone,
+            Self::Shutdown => CloseReason::Shutdown,
+            Self::TooSlow => CloseReason::TooSlow,
+            Self::Silent => CloseReason::HeartbeatTimeout,
+            Self::Stalled => CloseReason::WriteTimeout,
+            Self::Resumed => CloseReason::Resumed,
+        }
+    }
+
     fn close_frame(self) -> Option<CloseFrame> {
         let (code, reason) = match self {
             // A peer that stopped reading would find a close frame only behind everything it
@@ -173,6 +195,8 @@ async fn run(
     has_origin: bool,
 ) {
     let peer = PeerId::new(format!("{:016x}", rand::random::<u64>()));
+    tracing::Span::current().record("peer", tracing::field::display(&peer));
+    metrics::connection_opened();
     let (sender, mut mailbox) = mpsc::channel(state.limits.outgoing_queue.max(1));
     let overflowed = CancellationToken::new();
     let taken_over = CancellationToken::new();
@@ -218,6 +242,7 @@ async fn run(
         // Best effort: a peer that stopped reading may never take the frame.
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
     }
+    metrics::connection_closed(end.reason());
     tracing::debug!(%peer, ?end, "disconnected");
 }
 
@@ -267,6 +292,7 @@ impl Connection {
                         Message::Close(_) => return Err(End::Gone),
                     };
                     for reply in replies {
+                        metrics::replied(&reply);
                         self.send(socket, &reply).await?;
                     }
                 }
@@ -360,10 +386,13 @@ impl Connection {
         }
         match ClientMessage::parse(text) {
             Ok(message) => self.on_message(message).await,
-            Err(ParseError::InvalidRoom(reason)) => vec![ServerMessage::error(
-                ErrorCode::InvalidRoom,
-                format!("That room name cannot be used: {reason}."),
-            )],
+            Err(ParseError::InvalidRoom(reason)) => {
+                metrics::joined(JoinOutcome::Invalid);
+                vec![ServerMessage::error(
+                    ErrorCode::InvalidRoom,
+                    format!("That room name cannot be used: {reason}."),
+                )]
+            }
             Err(ParseError::Malformed(detail)) => vec![ServerMessage::error(
                 ErrorCode::BadMessage,
                 format!(
@@ -423,6 +452,7 @@ impl Connection {
 
     async fn join(&mut self, room: RoomName, resume: Option<ResumeToken>) -> Vec<ServerMessage> {
         if self.room.is_some() {
+            metrics::joined(JoinOutcome::AlreadyInRoom);
             return vec![ServerMessage::error(
                 ErrorCode::AlreadyInRoom,
                 "You are already in a room; leave it before joining another.",
@@ -434,13 +464,23 @@ impl Connection {
             .join(&room, &self.peer, resume.as_ref())
             .await
         {
-            Err(Unavailable) => vec![unavailable()],
+            Err(Unavailable) => {
+                metrics::joined(JoinOutcome::Unavailable);
+                vec![unavailable()]
+            }
             Ok(Admission::Joined { you, replies }) => {
+                metrics::joined(JoinOutcome::Joined);
+                if you != self.peer {
+                    tracing::Span::current().record("peer", tracing::field::display(&you));
+                }
                 self.peer = you;
                 self.room = Some(room);
                 replies
             }
-            Ok(Admission::Refused(reply)) => vec![reply],
+            Ok(Admission::Refused(reply)) => {
+                metrics::joined(JoinOutcome::Full);
+                vec![reply]
+            }
         }
     }
 
@@ -454,6 +494,7 @@ impl Connection {
         let key = self.client.limit_key(self.state.limits.ipv6_prefix);
         if self.ice_requests.check().is_err() || !self.state.ice_quota.check(key) {
             tracing::info!(peer = %self.peer, client = %self.client, "ICE request refused: rate limited");
+            metrics::ice_grant(self.state.ice.provider_name(), IceOutcome::RateLimited);
             return vec![ServerMessage::error(
                 ErrorCode::RateLimited,
                 "ICE servers were requested too often; reuse the ones you have.",
@@ -477,13 +518,19 @@ impl Connection {
             return vec![not_in_room()];
         };
         tracing::trace!(peer = %self.peer, ?to, ?message, "relay");
+        let kind = RelayKind::of(&message);
         match self
             .state
             .hub
             .relay(room, &self.peer, to.as_ref(), message)
             .await
         {
-            Ok(()) => Vec::new(),
+            Ok(()) => {
+                if let Some(kind) = kind {
+                    metrics::relayed(kind);
+                }
+                Vec::new()
+            }
             Err(RelayError::NotInRoom) => vec![not_in_room()],
             Err(RelayError::NoPeer) => vec![ServerMessage::error(
                 ErrorCode::NoPeer,

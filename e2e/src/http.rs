@@ -1,5 +1,6 @@
 //! A minimal HTTP/1.1 `GET` of a JSON document from a local server (the backend's `/healthz`,
-//! the Twilio stand-in's counts), so the harness needs no HTTP client crate of its own.
+//! the Twilio stand-in's counts) or of a text (the backend's `/metrics`), so the harness needs
+//! no HTTP client crate of its own.
 //!
 //! Only what those two servers answer: one request per connection (`Connection: close`), a
 //! body with a `Content-Length`, no chunked encoding, no redirects, no TLS.
@@ -14,6 +15,12 @@ use tokio::{
 
 /// `GET http://127.0.0.1:<port><path>`; fails unless the answer is a 2xx with a JSON body.
 pub async fn get_json(port: u16, path: &str) -> anyhow::Result<serde_json::Value> {
+    let body = get_text(port, path).await?;
+    serde_json::from_str(&body).with_context(|| format!("GET {path}: not JSON: {body:?}"))
+}
+
+/// `GET http://127.0.0.1:<port><path>`; fails unless the answer is a 2xx; returns the body.
+pub async fn get_text(port: u16, path: &str) -> anyhow::Result<String> {
     let exchange = async {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
         let request =
@@ -34,5 +41,5 @@ pub async fn get_json(port: u16, path: &str) -> anyhow::Result<serde_json::Value
     if !status.starts_with('2') {
         bail!("GET {path} on port {port}: {head:?}");
     }
-    serde_json::from_str(body).with_context(|| format!("GET {path}: not JSON: {body:?}"))
+    Ok(body.to_owned())
 }

@@ -99,6 +99,8 @@ impl Backend {
             // Every page of a test comes from 127.0.0.1: the per-address ICE quota is not what
             // browser tests are about.
             .args(["--ice-requests-per-minute-per-ip", "100000"])
+            // The tests read counts (connections, rooms, the ICE provider) from `/metrics`.
+            .arg("--metrics")
             .args(args)
             // Only the options given here: no .env, no inherited provider settings.
             .current_dir(std::env::temp_dir())
@@ -146,6 +148,29 @@ impl Backend {
     /// `GET /healthz`, as JSON.
     pub async fn health(&self) -> anyhow::Result<serde_json::Value> {
         http::get_json(self.port, "/healthz").await
+    }
+
+    /// `GET /metrics`, as a JSON object from each series (`videochat_connections_open`,
+    /// `videochat_ice_provider_info{provider="twilio"}`) to its value, whole numbers as
+    /// integers so that `metrics["videochat_rooms_open"] == 1` reads naturally.
+    pub async fn metrics(&self) -> anyhow::Result<serde_json::Value> {
+        let text = http::get_text(self.port, "/metrics").await?;
+        let mut series = serde_json::Map::new();
+        for line in text.lines().filter(|line| !line.starts_with('#')) {
+            let Some((name, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let value: f64 = value
+                .parse()
+                .with_context(|| format!("/metrics: not a number in {line:?}"))?;
+            let value = if value.fract() == 0.0 && value.abs() < 1e15 {
+                serde_json::Value::from(value as i64)
+            } else {
+                serde_json::Value::from(value)
+            };
+            series.insert(name.to_owned(), value);
+        }
+        Ok(serde_json::Value::Object(series))
     }
 }
 

@@ -119,8 +119,11 @@ async fn twilio_credentials_connect_a_call() -> anyhow::Result<()> {
     })
     .await?;
     let twilio = stack.twilio.as_ref().expect("the stand-in runs");
-    let health = stack.backend.health().await?;
-    assert_eq!(health["ice_provider"], "twilio", "/healthz: {health}");
+    let metrics = stack.backend.metrics().await?;
+    assert_eq!(
+        metrics[r#"videochat_ice_provider_info{provider="twilio"}"#], 1,
+        "/metrics: {metrics}"
+    );
     let (alice, bob) = two_people_with_video(&stack).await?;
     bob.click("call").await?;
     let (a, b) = assert_in_call(&alice, &bob).await?;

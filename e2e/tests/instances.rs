@@ -28,8 +28,12 @@ async fn call_across_two_instances_on_redis() -> anyhow::Result<()> {
         person.wait_state("ready").await?;
     }
     for instance in [&stack.backend, second] {
-        let health = instance.health().await?;
-        assert_eq!(health["connections"], 1, "port {}: {health}", instance.port);
+        let metrics = instance.metrics().await?;
+        assert_eq!(
+            metrics["videochat_connections_open"], 1,
+            "port {}: {metrics}",
+            instance.port
+        );
     }
     alice.click("call").await?;
     for person in [&alice, &bob] {

@@ -87,16 +87,17 @@ async fn wait_both_back(
                 && page.state().await?.as_deref() == Some("connected");
         }
         if back {
-            let health = stack.backend.health().await?;
-            back = health["rooms"] == 1 && health["connections"] == 2;
+            let metrics = stack.backend.metrics().await?;
+            back =
+                metrics["videochat_rooms_open"] == 1 && metrics["videochat_connections_open"] == 2;
         }
         if back {
             return Ok(since.elapsed());
         }
         if Instant::now() > deadline {
-            let health = stack.backend.health().await.unwrap_or_default();
+            let metrics = stack.backend.metrics().await.unwrap_or_default();
             bail!(
-                "not both back in the room within {REJOIN_WITHIN:?} of the restart; server {health}; \
+                "not both back in the room within {REJOIN_WITHIN:?} of the restart; server {metrics}; \
                  {}; {}",
                 pages[0].diagnostics().await,
                 pages[1].diagnostics().await

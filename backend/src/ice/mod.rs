@@ -16,7 +16,10 @@ use std::time::Duration;
 
 use shared::{IceServer, IceTransportPolicy, PeerId};
 
-use crate::config::IceConfig;
+use crate::{
+    config::IceConfig,
+    metrics::{self, IceOutcome},
+};
 use static_list::StaticList;
 use turn_rest::TurnRest;
 use twilio::Twilio;
@@ -78,7 +81,7 @@ impl Ice {
         })
     }
 
-    /// A one-word name of the provider, for logs and `/healthz`.
+    /// A one-word name of the provider, for logs and `/metrics`.
     pub fn provider_name(&self) -> &'static str {
         match self.provider {
             Provider::Twilio(_) => "twilio",
@@ -96,14 +99,16 @@ impl Ice {
             Provider::TurnRest(turn) => turn.grant(peer, std::time::SystemTime::now()),
             Provider::Static(list) => list.grant(),
         };
-        let grant = if turn_allowed {
-            grant
+        let (grant, outcome) = if turn_allowed {
+            (grant, IceOutcome::Granted)
         } else {
-            grant.stun_only()
+            (grant.stun_only(), IceOutcome::StunOnly)
         };
         if grant.servers.is_empty() {
+            metrics::ice_grant(self.provider_name(), IceOutcome::Unavailable);
             return Err(IceUnavailable);
         }
+        metrics::ice_grant(self.provider_name(), outcome);
         Ok(grant)
     }
 }

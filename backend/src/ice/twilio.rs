@@ -14,7 +14,10 @@ use shared::IceServer;
 use tokio::{sync::Mutex, time::Instant};
 
 use super::{IceGrant, static_list::StaticList, ttl_secs};
-use crate::config::IceConfig;
+use crate::{
+    config::IceConfig,
+    metrics::{self, TwilioFailure},
+};
 
 /// The longest wait between attempts after repeated failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -37,6 +40,18 @@ pub enum TwilioError {
     },
     #[error("unexpected response: {0}")]
     Malformed(String),
+}
+
+impl TwilioError {
+    /// The failure's kind, for `/metrics`.
+    fn kind(&self) -> TwilioFailure {
+        match self {
+            Self::Transport(_) => TwilioFailure::Transport,
+            Self::Timeout(_) => TwilioFailure::Timeout,
+            Self::Refused { .. } => TwilioFailure::Refused,
+            Self::Malformed(_) => TwilioFailure::Malformed,
+        }
+    }
 }
 
 /// The Twilio provider with its token cache.
@@ -155,7 +170,10 @@ impl Twilio {
         if cache.retry_at.is_some_and(|retry_at| now < retry_at) {
             return self.stale_or_fallback(&cache, now);
         }
-        match self.fetch().await {
+        let started = Instant::now();
+        let fetched = self.fetch().await;
+        metrics::twilio_fetched(started.elapsed());
+        match fetched {
             Ok(token) => {
                 let grant = token.grant(Instant::now());
                 cache.token = Some(token);
@@ -165,6 +183,7 @@ impl Twilio {
                 grant
             }
             Err(error) => {
+                metrics::twilio_failed(error.kind());
                 cache.consecutive_failures += 1;
                 let backoff = self
                     .first_backoff

@@ -108,6 +108,11 @@ impl Rooms {
         self.lock().len()
     }
 
+    /// How many seats are taken, over all rooms.
+    pub fn seats(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

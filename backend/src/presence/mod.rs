@@ -130,7 +130,7 @@ pub enum RelayError {
     Unavailable(#[from] Unavailable),
 }
 
-/// Whether the store can be reached, for `/healthz`.
+/// Whether the store can be reached, for `/healthz` and `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
     /// In memory: nothing to reach.
@@ -273,6 +273,14 @@ impl Presence {
         match &self.store {
             Store::Memory(rooms) => rooms.len(),
             Store::Redis(redis) => redis.rooms_here(),
+        }
+    }
+
+    /// How many seats are held by this instance (seats kept for a resume included).
+    pub fn seats_here(&self) -> usize {
+        match &self.store {
+            Store::Memory(rooms) => rooms.seats(),
+            Store::Redis(redis) => redis.seats_here(),
         }
     }
 

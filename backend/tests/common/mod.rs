@@ -99,14 +99,14 @@ impl TestServer {
             .await
     }
 
-    /// Polls `/healthz` until it counts `connections` open connections, and returns its body.
-    /// A connection is counted until its task has finished leaving its room, so once the count
-    /// has dropped the room counter is settled too.
-    pub async fn wait_for_connections(&self, connections: u64) -> serde_json::Value {
-        self.poll_health(&format!("{connections} connections"), |_, body| {
-            body["connections"] == connections
+    /// Polls the server's state until it counts `connections` open connections (the figure
+    /// `/metrics` reports). A connection is counted until its task has finished leaving its
+    /// room, so once the count has dropped the room counter is settled too.
+    pub async fn wait_for_connections(&self, connections: usize) {
+        self.poll_counts(&format!("{connections} connections"), |_, open| {
+            open == connections
         })
-        .await
+        .await;
     }
 
     /// Joins `room` with a new client once nobody is in it (a dropped member's seat is held
@@ -128,11 +128,27 @@ impl TestServer {
         }
     }
 
-    /// Polls `/healthz` until it counts `rooms` rooms with members here (held seats count
-    /// until their grace is over), and returns its body.
-    pub async fn wait_for_rooms(&self, rooms: u64) -> serde_json::Value {
-        self.poll_health(&format!("{rooms} rooms"), |_, body| body["rooms"] == rooms)
-            .await
+    /// Polls the server's state until it counts `rooms` rooms with members here (held seats
+    /// count until their grace is over).
+    pub async fn wait_for_rooms(&self, rooms: usize) {
+        self.poll_counts(&format!("{rooms} rooms"), |open, _| open == rooms)
+            .await;
+    }
+
+    /// Polls the hub's `(rooms, connections)` until `done` holds, within [`PATIENCE`].
+    async fn poll_counts(&self, what: &str, done: impl Fn(usize, usize) -> bool) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let (rooms, connections) = self.state.hub.counts();
+            if done(rooms, connections) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never reached {what}; last: {rooms} rooms, {connections} connections"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Polls `/healthz` until `done(status, body)` holds, within [`PATIENCE`].
@@ -696,6 +712,15 @@ pub fn room(name: &str) -> RoomName {
     RoomName::new(name).expect("valid room")
 }
 
+/// A loopback port free at the time of the call.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("local address")
+        .port()
+}
+
 /// The real `backend` binary on a free loopback port, killed when dropped.
 pub struct BackendProcess {
     pub address: SocketAddr,
@@ -705,23 +730,31 @@ pub struct BackendProcess {
 impl BackendProcess {
     /// Starts the binary with `args` (after `--listen`) and waits until it accepts connections.
     pub async fn start(args: &[&str]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("local address")
-            .port();
-        let address = SocketAddr::from(([127, 0, 0, 1], port));
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_backend"))
+        Self::start_logging(args, "warn", None).await
+    }
+
+    /// As [`Self::start`], with `RUST_LOG` set to `rust_log`, and the log lines (standard
+    /// output) copied into `logs` when given.
+    pub async fn start_logging(args: &[&str], rust_log: &str, logs: Option<Captured>) -> Self {
+        let address = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_backend"))
             .arg("--listen")
             .arg(address.to_string())
             .args(args)
             // Only the options given here: no .env, no inherited settings.
             .current_dir(std::env::temp_dir())
             .env_clear()
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
+            .env("RUST_LOG", rust_log)
+            .stdout(if logs.is_some() {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            })
             .spawn()
             .expect("the backend binary starts");
+        if let (Some(mut logs), Some(mut stdout)) = (logs, child.stdout.take()) {
+            std::thread::spawn(move || std::io::copy(&mut stdout, &mut logs));
+        }
         let mut process = Self { address, child };
         let deadline = tokio::time::Instant::now() + PATIENCE;
         while TcpStream::connect(address).await.is_err() {

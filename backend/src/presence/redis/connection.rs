@@ -59,11 +59,13 @@ impl Connection {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
+        let started = std::time::Instant::now();
         let result = tokio::time::timeout(self.timeout, async {
             let manager = self.manager().await?;
             call(manager).await
         })
         .await;
+        crate::metrics::redis_call(started.elapsed());
         match result {
             Ok(Ok(value)) => {
                 self.set_up(true, None);

@@ -55,6 +55,11 @@ impl Watched {
         lock(&self.rooms).len()
     }
 
+    /// How many seats this instance holds, over all rooms.
+    pub(super) fn seats(&self) -> usize {
+        lock(&self.rooms).values().map(Vec::len).sum()
+    }
+
     pub(super) fn retry_leave(&self, room: RoomName, peer: PeerId) {
         lock(&self.pending_leaves).push((room, peer));
     }

@@ -161,6 +161,11 @@ impl RedisPresence {
         self.watched.rooms()
     }
 
+    /// Seats this instance holds.
+    pub fn seats_here(&self) -> usize {
+        self.watched.seats()
+    }
+
     /// Stops heart-beating and receiving without telling anybody.
     pub fn stop(&self) {
         self.stopped.cancel();
