@@ -201,7 +201,9 @@ fn parse_attributes(mut rest: &str) -> Vec<(&str, &str)> {
                 (&body[..end], body.get(end + 1..).unwrap_or(""))
             }
             _ => {
-                let end = rest.find(|c: char| c.is_ascii_whitespace()).unwrap_or(rest.len());
+                let end = rest
+                    .find(|c: char| c.is_ascii_whitespace())
+                    .unwrap_or(rest.len());
                 (&rest[..end], &rest[end..])
             }
         };
@@ -291,8 +293,17 @@ mod tests {
             origin_of("wss://API.example.com:8443/ws?x=1").as_deref(),
             Some("wss://api.example.com:8443")
         );
-        assert_eq!(origin_of("ws://[::1]:3000/ws").as_deref(), Some("ws://[::1]:3000"));
-        for url in ["/ws", "", "javascript:alert(1)", "ftp://x.example/", "wss://a.example;x/ws"] {
+        assert_eq!(
+            origin_of("ws://[::1]:3000/ws").as_deref(),
+            Some("ws://[::1]:3000")
+        );
+        for url in [
+            "/ws",
+            "",
+            "javascript:alert(1)",
+            "ftp://x.example/",
+            "wss://a.example;x/ws",
+        ] {
             assert_eq!(origin_of(url), None, "{url}");
         }
         let csp = content_security_policy(

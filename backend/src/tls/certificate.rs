@@ -40,7 +40,10 @@ pub enum LoadError {
         source: rustls::pki_types::pem::Error,
     },
     #[error("{path} holds no usable private key: {source}")]
-    Key { path: PathBuf, source: rustls::Error },
+    Key {
+        path: PathBuf,
+        source: rustls::Error,
+    },
     #[error("the key in {key} is not the key of the certificate in {cert}: {source}")]
     Mismatch {
         cert: PathBuf,
@@ -52,7 +55,10 @@ pub enum LoadError {
 /// Where the certificate comes from, so that it can be read again.
 #[derive(Debug, Clone)]
 enum Source {
-    Files { cert: PathBuf, key: PathBuf },
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
     /// Made in memory at start (`--tls-self-signed`): nothing to read again.
     Fixed,
 }
@@ -112,8 +118,7 @@ impl CertificateStore {
 
     /// Reloads on every SIGHUP, for as long as the process runs, logging the outcome.
     pub fn reload_on_hangup(self: Arc<Self>) -> std::io::Result<tokio::task::JoinHandle<()>> {
-        let mut hangups =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         Ok(tokio::spawn(async move {
             while hangups.recv().await.is_some() {
                 match self.reload() {
@@ -233,7 +238,10 @@ mod tests {
     fn write_pair(dir: &Path, names: &[&str]) -> (PathBuf, PathBuf, String) {
         let key = rcgen::KeyPair::generate().expect("key");
         let cert = rcgen::CertificateParams::new(
-            names.iter().map(|name| (*name).to_owned()).collect::<Vec<_>>(),
+            names
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect::<Vec<_>>(),
         )
         .expect("params")
         .self_signed(&key)

@@ -32,7 +32,12 @@ pub struct TlsConfig {
     /// PEM file with the certificate chain to serve HTTPS and WSS with (leaf first), e.g.
     /// Let's Encrypt's `fullchain.pem`; needs `--tls-key`. Both files are read again on
     /// SIGHUP, so a renewed certificate is used without a restart or a dropped connection.
-    #[arg(long, env = "TLS_CERT", requires = "tls_key", conflicts_with = "tls_self_signed")]
+    #[arg(
+        long,
+        env = "TLS_CERT",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
     pub tls_cert: Option<PathBuf>,
 
     /// PEM file with the private key of `--tls-cert` (PKCS#8, PKCS#1 or SEC1).
@@ -57,7 +62,9 @@ pub struct TlsConfig {
 pub enum TlsError {
     #[error(transparent)]
     Load(#[from] LoadError),
-    #[error("--http-redirect-listen needs TLS: give --tls-cert and --tls-key, or --tls-self-signed")]
+    #[error(
+        "--http-redirect-listen needs TLS: give --tls-cert and --tls-key, or --tls-self-signed"
+    )]
     RedirectWithoutTls,
     #[error("making the self-signed certificate: {0}")]
     SelfSigned(#[from] rcgen::Error),

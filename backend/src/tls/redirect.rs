@@ -52,7 +52,10 @@ fn host_name(host: &str) -> Option<String> {
     }
     let authority: Authority = host.parse().ok()?;
     let host = authority.host().to_ascii_lowercase();
-    let valid = match host.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
+    let valid = match host
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+    {
         Some(v6) => v6.parse::<Ipv6Addr>().is_ok(),
         None => ServerName::try_from(host.as_str()).is_ok(),
     };

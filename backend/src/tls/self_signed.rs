@@ -108,7 +108,10 @@ mod tests {
         assert_eq!(unique.len(), names.len(), "{names:?}");
         let on_loopback = machine_names("127.0.0.1:8443".parse().expect("address"));
         assert_eq!(
-            on_loopback.iter().filter(|name| *name == "127.0.0.1").count(),
+            on_loopback
+                .iter()
+                .filter(|name| *name == "127.0.0.1")
+                .count(),
             1
         );
     }
@@ -133,8 +136,8 @@ mod tests {
     /// The certificate's key matches it.
     #[test]
     fn generated_key_matches_its_certificate() {
-        let certified = generate(&["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .expect("generates");
+        let certified =
+            generate(&["localhost".to_owned(), "127.0.0.1".to_owned()]).expect("generates");
         certified.keys_match().expect("key and certificate match");
         assert_eq!(certified.cert.len(), 1);
     }
