@@ -156,3 +156,44 @@ pub struct Serving {
     /// Plain HTTP redirected to HTTPS (`--http-redirect-listen`), already bound.
     pub redirect: Option<TcpListener>,
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    /// The two files come together, the self-signed certificate instead of them, and the
+    /// redirect only with one of the two; anything else stops the start with a message.
+    #[test]
+    fn tls_options_go_together() {
+        let parse = |args: &[&str]| {
+            Config::parse_from_args(std::iter::once("backend").chain(args.iter().copied()))
+        };
+        let config = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).expect("both files");
+        assert!(config.tls.tls_cert.is_some() && config.tls.tls_key.is_some());
+        let config = parse(&["--tls-self-signed", "--http-redirect-listen", "0.0.0.0:80"])
+            .expect("self-signed with a redirect");
+        assert!(config.tls.tls_self_signed);
+        assert_eq!(
+            config.tls.http_redirect_listen,
+            Some("0.0.0.0:80".parse().expect("address"))
+        );
+        for (args, named) in [
+            (&["--tls-cert", "c.pem"][..], "--tls-key"),
+            (&["--tls-key", "k.pem"][..], "--tls-cert"),
+            (
+                &[
+                    "--tls-self-signed",
+                    "--tls-cert",
+                    "c.pem",
+                    "--tls-key",
+                    "k.pem",
+                ][..],
+                "--tls-self-signed",
+            ),
+            (&["--http-redirect-listen", "0.0.0.0:80"][..], "--tls-cert"),
+        ] {
+            let error = parse(args).expect_err("refused").to_string();
+            assert!(error.contains(named), "{args:?}: {error}");
+        }
+    }
+}

@@ -51,6 +51,10 @@ fn host_name(host: &str) -> Option<String> {
         return None;
     }
     let authority: Authority = host.parse().ok()?;
+    // `Authority` takes any text after the last colon; a port must be a number.
+    if authority.as_str().len() != authority.host().len() && authority.port_u16().is_none() {
+        return None;
+    }
     let host = authority.host().to_ascii_lowercase();
     let valid = match host
         .strip_prefix('[')
