@@ -33,35 +33,22 @@ struct CertificateFiles {
 impl CertificateFiles {
     /// A fresh key and certificate for `localhost` and `127.0.0.1`, named `label`.
     fn new(label: &str) -> Self {
-        let files = Self {
-            dir: tempfile::tempdir().expect("temp dir"),
-            der: CertificateDer::from(Vec::new()),
-        };
-        let der = files.write(label);
-        Self { der, ..files }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let der = write_pair(dir.path(), label);
+        Self { dir, der }
     }
 
     /// Replaces both files with a fresh pair named `label`; returns the new certificate.
     fn write(&self, label: &str) -> CertificateDer<'static> {
-        let key = rcgen::KeyPair::generate().expect("key");
-        let mut params =
-            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-                .expect("params");
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, label);
-        let cert = params.self_signed(&key).expect("certificate");
-        std::fs::write(self.cert(), pem("CERTIFICATE", cert.der())).expect("write");
-        std::fs::write(self.key(), pem("PRIVATE KEY", &key.serialize_der())).expect("write");
-        cert.der().clone()
+        write_pair(self.dir.path(), label)
     }
 
     fn cert(&self) -> PathBuf {
-        self.dir.path().join("cert.pem")
+        self.dir.path().join(CERT)
     }
 
     fn key(&self) -> PathBuf {
-        self.dir.path().join("key.pem")
+        self.dir.path().join(KEY)
     }
 
     fn args(&self) -> Vec<String> {
@@ -72,6 +59,24 @@ impl CertificateFiles {
             path(&self.key()),
         ]
     }
+}
+
+const CERT: &str = "cert.pem";
+const KEY: &str = "key.pem";
+
+/// Writes a fresh key and certificate named `label` into `dir`; returns the certificate.
+fn write_pair(dir: &Path, label: &str) -> CertificateDer<'static> {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .expect("params");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, label);
+    let cert = params.self_signed(&key).expect("certificate");
+    std::fs::write(dir.join(CERT), pem("CERTIFICATE", cert.der())).expect("write");
+    std::fs::write(dir.join(KEY), pem("PRIVATE KEY", &key.serialize_der())).expect("write");
+    cert.der().clone()
 }
 
 fn path(path: &Path) -> String {
