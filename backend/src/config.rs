@@ -40,6 +40,9 @@ pub struct Config {
     #[command(flatten)]
     pub observability: Observability,
 
+    #[command(flatten)]
+    pub tls: crate::tls::TlsConfig,
+
     /// How long to wait for connections to close on shutdown before giving up on them.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value = "5s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,

@@ -20,7 +20,9 @@
 //!   and the log format (text or JSON);
 //! - [`metrics`]: what is counted for Prometheus, and `GET /metrics`;
 //! - [`ice`]: ICE servers for browsers (Twilio, TURN REST, static list);
-//! - [`static_files`]: serving the built frontend.
+//! - [`static_files`]: serving the built frontend;
+//! - [`tls`]: HTTPS and WSS without a proxy (certificate files reloaded on SIGHUP, or a
+//!   self-signed one), and the plain-HTTP redirect to them.
 //!
 //! [`serve`] runs the server on a listener the caller bound, so tests use port 0 and `main`
 //! stays a few lines.
@@ -38,6 +40,7 @@ pub mod proxy;
 pub mod redact;
 pub mod resume;
 pub mod static_files;
+pub mod tls;
 pub mod ws;
 
 use std::{future::Future, num::NonZeroU32, sync::Arc, time::Duration};
@@ -183,34 +186,80 @@ pub async fn serve(
     grace: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let http = http::HttpConnections::new(state.limits.header_read_timeout, state.shutdown.clone());
+    serve_with(listener, None, app, state, grace, shutdown).await
+}
+
+/// [`serve`] over TLS: every connection on `listener` starts with a handshake (in its own task),
+/// and `tls.redirect`, when given, answers plain HTTP with redirects to this listener's port.
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: tls::Serving,
+    app: Router,
+    state: AppState,
+    grace: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with(listener, Some(tls), app, state, grace, shutdown).await
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    tls: Option<tls::Serving>,
+    app: Router,
+    state: AppState,
+    grace: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let timeout = state.limits.header_read_timeout;
+    let (server, redirect) = tls.map_or((None, None), |tls| (Some(tls.server), tls.redirect));
+    let http = http::HttpConnections::new(timeout, state.shutdown.clone(), server);
+    let redirects = http::HttpConnections::new(timeout, state.shutdown.clone(), None);
+    let redirect_app = tls::redirect::router(listener.local_addr()?.port());
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, remote)) => http.spawn(stream, remote, app.clone()),
-                Err(error) => {
-                    // Out of file descriptors, typically: accepting again at once would spin.
-                    tracing::error!(%error, "cannot accept a connection");
-                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
-                }
+                Err(error) => accept_failed(error).await,
+            },
+            accepted = accept_if_any(redirect.as_ref()) => match accepted {
+                Ok((stream, remote)) => redirects.spawn(stream, remote, redirect_app.clone()),
+                Err(error) => accept_failed(error).await,
             },
         }
     }
     drop(listener);
+    drop(redirect);
     tracing::info!("shutting down: closing connections");
     state.shutdown.cancel();
     state.tracker.close();
     let closed = async {
-        tokio::join!(http.wait(), state.tracker.wait());
+        tokio::join!(http.wait(), redirects.wait(), state.tracker.wait());
     };
     if tokio::time::timeout(grace, closed).await.is_err() {
         tracing::warn!(?grace, "some connections did not close in time");
         http.abandon();
+        redirects.abandon();
     }
     state.hub.close();
     Ok(())
+}
+
+/// The next connection on `listener`; never, without one.
+async fn accept_if_any(
+    listener: Option<&TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn accept_failed(error: std::io::Error) {
+    // Out of file descriptors, typically: accepting again at once would spin.
+    tracing::error!(%error, "cannot accept a connection");
+    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
 }
 
 /// Pause after a failed `accept` (no file descriptor left, typically) before the next one.

@@ -1,7 +1,7 @@
 //! Starts the signalling server: configuration, logging, listener, signals. Nothing else.
 
 use anyhow::Context;
-use backend::{AppState, config::Config, logging, metrics, router, serve};
+use backend::{AppState, config::Config, logging, metrics, router, serve, serve_tls, tls};
 use clap::Parser;
 use tokio::net::TcpListener;
 
@@ -36,6 +36,7 @@ async fn main() -> anyhow::Result<()> {
              people open"
         );
     }
+    let tls = tls::start(&config.tls, config.listen).await?;
     let app = router(state.clone(), &config)?;
     if let Some(address) = config.observability.metrics_listen {
         let listener = metrics::exporter::bind(address).await?;
@@ -50,16 +51,14 @@ async fn main() -> anyhow::Result<()> {
         address = %listener.local_addr()?,
         ice_provider = state.ice.provider_name(),
         static_dir = ?config.static_dir,
+        tls = tls.is_some(),
         "signalling server ready"
     );
-    serve(
-        listener,
-        app,
-        state,
-        config.shutdown_grace,
-        shutdown_signal(),
-    )
-    .await?;
+    let grace = config.shutdown_grace;
+    match tls {
+        Some(tls) => serve_tls(listener, tls, app, state, grace, shutdown_signal()).await?,
+        None => serve(listener, app, state, grace, shutdown_signal()).await?,
+    }
     Ok(())
 }
 

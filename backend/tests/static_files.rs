@@ -141,3 +141,73 @@ async fn api_routes_win_over_the_site() {
     let mut client = server.client().await;
     client.assert_quiet().await;
 }
+
+/// A `304 Not Modified` of a hashed asset keeps the one-year cache header (browsers store the
+/// headers of a 304 in place of the old ones); a 304 of anything else says `no-cache`, even
+/// when the `index.html` fallback answers a hashed-looking path.
+#[tokio::test]
+async fn not_modified_keeps_the_cache_header() {
+    let (server, _dir) = server_with_site().await;
+    for (path, cache) in [
+        (
+            "/frontend-0123456789abcdef.js",
+            "public, max-age=31536000, immutable",
+        ),
+        ("/robots.txt", "no-cache"),
+        ("/missing-0123456789abcdef.js", "no-cache"),
+    ] {
+        let first = plain_client()
+            .get(server.http_url(path))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(first.status(), 200, "{path}");
+        let modified = first.headers()[header::LAST_MODIFIED].clone();
+        let again = plain_client()
+            .get(server.http_url(path))
+            .header(header::IF_MODIFIED_SINCE, modified)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(again.status(), 304, "{path}");
+        assert_eq!(again.headers()[header::CACHE_CONTROL], cache, "{path}");
+    }
+}
+
+/// When `index.html` points the page at a signalling server of another origin, the CSP lets
+/// the page connect there (and nowhere else); without one, only to its own origin.
+#[tokio::test]
+async fn csp_lets_the_page_reach_its_signalling_server() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let html = INDEX.replace(
+        "</head>",
+        r#"<meta name="signalling-url" content="wss://API.example.com:8443/ws" /></head>"#,
+    );
+    std::fs::write(dir.path().join("index.html"), html).expect("write");
+    let path = dir.path().to_owned();
+    let server = TestServer::start(move |config| config.static_dir = Some(path)).await;
+    let response = plain_client()
+        .get(server.http_url("/"))
+        .send()
+        .await
+        .expect("get");
+    let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        csp.contains("connect-src 'self' wss://api.example.com:8443;"),
+        "{csp}"
+    );
+
+    let (plain, _dir) = server_with_site().await;
+    let response = plain_client()
+        .get(plain.http_url("/"))
+        .send()
+        .await
+        .expect("get");
+    let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("ascii");
+    assert!(csp.contains("connect-src 'self';"), "{csp}");
+}

@@ -254,6 +254,27 @@ impl Client {
         }
     }
 
+    /// Connects over TLS (`wss://` URL) with `tls` as the client's TLS configuration (its
+    /// trusted roots, typically the server's own certificate).
+    pub async fn connect_tls(url: &str, tls: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        Self::connect_with_headers_over(url, &[], Some(tls))
+            .await
+            .expect("TLS and WebSocket handshakes succeed")
+    }
+
+    /// The leaf certificate the server presented (DER), when the connection is TLS.
+    pub fn peer_certificate(&self) -> Option<Vec<u8>> {
+        match self.socket.get_ref() {
+            MaybeTlsStream::Rustls(stream) => stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .map(|leaf| leaf.to_vec()),
+            _ => None,
+        }
+    }
+
     /// Connects over a socket whose kernel receive buffer is `bytes` (the kernel may round it
     /// up): a client that then stops reading fills it, and the server's send buffer, quickly.
     pub async fn connect_with_receive_buffer(address: SocketAddr, bytes: u32) -> Self {
@@ -286,6 +307,15 @@ impl Client {
     /// Connects with these headers on the upgrade request (`host` replaces the one made from
     /// the URL; a name given twice is sent twice); returns the HTTP status when refused.
     pub async fn connect_with_headers(url: &str, headers: &[(&str, &str)]) -> Result<Self, u16> {
+        Self::connect_with_headers_over(url, headers, None).await
+    }
+
+    /// As [`Self::connect_with_headers`], over TLS (`wss://`) when `tls` is given.
+    pub async fn connect_with_headers_over(
+        url: &str,
+        headers: &[(&str, &str)],
+        tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    ) -> Result<Self, u16> {
         let mut request = url.into_client_request().expect("valid URL");
         for (index, (name, value)) in headers.iter().enumerate() {
             let name =
@@ -300,9 +330,13 @@ impl Client {
                 request.headers_mut().append(name, value);
             }
         }
-        let handshake = tokio::time::timeout(PATIENCE, connect_async(request))
-            .await
-            .expect("handshake ends in time");
+        let connector = tls.map(tokio_tungstenite::Connector::Rustls);
+        let handshake = tokio::time::timeout(
+            PATIENCE,
+            tokio_tungstenite::connect_async_tls_with_config(request, None, false, connector),
+        )
+        .await
+        .expect("handshake ends in time");
         match handshake {
             Ok((socket, _)) => Ok(Self {
                 socket,
@@ -725,17 +759,57 @@ pub fn free_port() -> u16 {
 pub struct BackendProcess {
     pub address: SocketAddr,
     child: std::process::Child,
+    /// What it printed on stdout (its logs included), line by line, when captured.
+    output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl BackendProcess {
     /// Starts the binary with `args` (after `--listen`) and waits until it accepts connections.
     pub async fn start(args: &[&str]) -> Self {
-        Self::start_logging(args, "warn", None).await
+        Self::launch(args, "warn", false, None).await
     }
 
     /// As [`Self::start`], with `RUST_LOG` set to `rust_log`, and the log lines (standard
     /// output) copied into `logs` when given.
     pub async fn start_logging(args: &[&str], rust_log: &str, logs: Option<Captured>) -> Self {
+        Self::launch(args, rust_log, logs.is_some(), logs).await
+    }
+
+    /// As [`Self::start`], keeping what it prints on stdout (at log level `log`) for
+    /// [`Self::wait_for_output`].
+    pub async fn start_capturing(args: &[&str], log: &str) -> Self {
+        Self::launch(args, log, true, None).await
+    }
+
+    /// Waits until a line of the captured output satisfies `matches`, and returns it.
+    pub async fn wait_for_output(&self, what: &str, matches: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let found = self
+                .output
+                .lock()
+                .expect("output lock")
+                .iter()
+                .find(|line| matches(line))
+                .cloned();
+            if let Some(line) = found {
+                return line;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the backend never printed {what}; it printed: {:?}",
+                self.output.lock().expect("output lock")
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sends SIGHUP.
+    pub fn hang_up(&self) {
+        self.signal("-HUP");
+    }
+
+    async fn launch(args: &[&str], log: &str, capture: bool, logs: Option<Captured>) -> Self {
         let address = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_backend"))
             .arg("--listen")
@@ -744,18 +818,36 @@ impl BackendProcess {
             // Only the options given here: no .env, no inherited settings.
             .current_dir(std::env::temp_dir())
             .env_clear()
-            .env("RUST_LOG", rust_log)
-            .stdout(if logs.is_some() {
+            .env("RUST_LOG", log)
+            .stdout(if capture {
                 std::process::Stdio::piped()
             } else {
                 std::process::Stdio::null()
             })
             .spawn()
             .expect("the backend binary starts");
-        if let (Some(mut logs), Some(mut stdout)) = (logs, child.stdout.take()) {
-            std::thread::spawn(move || std::io::copy(&mut stdout, &mut logs));
+        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        if let Some(stdout) = child.stdout.take() {
+            // A thread drains the pipe, so a chatty server never blocks on a full one.
+            let lines = std::sync::Arc::clone(&output);
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                let mut logs = logs;
+                for line in std::io::BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(logs) = logs.as_mut() {
+                        use std::io::Write;
+                        let _ = writeln!(logs, "{line}");
+                    }
+                    lines.lock().expect("output lock").push(line);
+                }
+            });
         }
-        let mut process = Self { address, child };
+        let mut process = Self {
+            address,
+            child,
+            output,
+        };
         let deadline = tokio::time::Instant::now() + PATIENCE;
         while TcpStream::connect(address).await.is_err() {
             assert!(
@@ -777,11 +869,15 @@ impl BackendProcess {
 
     /// Sends SIGTERM.
     pub fn terminate(&self) {
+        self.signal("-TERM");
+    }
+
+    fn signal(&self, signal: &str) {
         let status = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([signal, &self.child.id().to_string()])
             .status()
             .expect("kill runs");
-        assert!(status.success(), "SIGTERM delivered");
+        assert!(status.success(), "{signal} delivered");
     }
 
     /// Waits for the process to exit, at most `limit`; returns its exit status.
