@@ -24,6 +24,14 @@
 //! before a client writes a message to the moment the addressee's reader task has parsed it,
 //! on one machine and one clock. It only talks to the URLs given (loopback by default) and
 //! stops by itself.
+//!
+//! `--soak` holds connections for a long time instead (10,000 joined, 500 of them signalling
+//! without pause, for 10 minutes by default) and reports the server's memory, relay latency
+//! and errors every 30 s; see the `soak` module:
+//!
+//! ```text
+//! cargo run --release -p backend --example load -- --soak --url ws://127.0.0.1:3000/ws
+//! ```
 
 use std::{
     sync::{
@@ -68,10 +76,15 @@ struct Args {
     /// Longest wait for any one expected message before counting it missing.
     #[arg(long, default_value_t = 30)]
     wait_secs: u64,
-    /// Give up after this many seconds.
+    /// Give up after this many seconds (not with `--soak`, which runs for its `--duration`).
     #[arg(long, default_value_t = 300)]
     deadline_secs: u64,
+    #[command(flatten)]
+    soak: soak::SoakArgs,
 }
+
+#[path = "load/soak.rs"]
+mod soak;
 
 type Sink = SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>;
 
@@ -423,6 +436,10 @@ async fn main() -> anyhow::Result<()> {
     let args = Arc::new(Args::parse());
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     EPOCH.get_or_init(Instant::now);
+    if args.soak.soak {
+        let wait = Duration::from_secs(args.wait_secs);
+        return soak::run(&args.urls[0], &args.soak, args.server_pid, wait).await;
+    }
     let deadline = Duration::from_secs(args.deadline_secs);
     tokio::time::timeout(deadline, run(args))
         .await

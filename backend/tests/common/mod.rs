@@ -299,6 +299,32 @@ impl Client {
         }
     }
 
+    /// Connects from the local address `source` (any of 127.0.0.0/8 reaches a loopback
+    /// server): another client address as far as the per-IP limits are concerned.
+    pub async fn connect_from(address: SocketAddr, source: std::net::IpAddr) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(SocketAddr::new(source, 0))
+            .expect("bind the source address");
+        let stream = tokio::time::timeout(PATIENCE, socket.connect(address))
+            .await
+            .expect("connects in time")
+            .expect("TCP connect");
+        let url = format!("ws://{address}/ws");
+        let (socket, _) = tokio::time::timeout(
+            PATIENCE,
+            tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)),
+        )
+        .await
+        .expect("handshake in time")
+        .expect("WebSocket handshake succeeds");
+        Self {
+            socket,
+            id: None,
+            token: None,
+        }
+    }
+
     /// Connects with an `Origin` header; returns the HTTP status when refused.
     pub async fn connect_with_origin(url: &str, origin: &str) -> Result<Self, u16> {
         Self::connect_with_headers(url, &[("origin", origin)]).await
