@@ -90,7 +90,11 @@ pub fn router(state: AppState) -> Router {
 /// Serves `app` (the [`router`]) on `listener` until the server's shutdown begins; a scrape
 /// in progress then gets a moment to finish.
 pub async fn serve(listener: TcpListener, app: Router, state: AppState) {
-    let http = HttpConnections::new(state.limits.header_read_timeout, state.shutdown.clone());
+    let http = HttpConnections::new(
+        state.limits.header_read_timeout,
+        state.shutdown.clone(),
+        None,
+    );
     loop {
         tokio::select! {
             () = state.shutdown.cancelled() => break,
