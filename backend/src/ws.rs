@@ -127,9 +127,29 @@ enum End {
     Stalled,
     /// A newer connection resumed this one's seat.
     Resumed,
+    /// A frame larger than the hard cap (`HARD_FRAME_FACTOR` × the message limit): too big
+    /// to read into memory even to answer `too_large`.
+    TooBig,
+    /// A text frame that is not UTF-8: the protocol says close with 1007.
+    NotUtf8,
 }
 
 impl End {
+    /// The end a read error calls for: a frame too big or not UTF-8 is the client's fault and
+    /// gets a close frame saying so (the socket can still be written); anything else means the
+    /// socket is gone.
+    fn unreadable(error: axum::Error) -> Self {
+        match error
+            .into_inner()
+            .downcast::<tungstenite::Error>()
+            .map(|error| *error)
+        {
+            Ok(tungstenite::Error::Capacity(_)) => Self::TooBig,
+            Ok(tungstenite::Error::Utf8(_)) => Self::NotUtf8,
+            _ => Self::Gone,
+        }
+    }
+
     /// How `/metrics` names this end.
     fn reason(self) -> CloseReason {
         match self {
@@ -139,6 +159,8 @@ impl End {
             Self::Silent => CloseReason::HeartbeatTimeout,
             Self::Stalled => CloseReason::WriteTimeout,
             Self::Resumed => CloseReason::Resumed,
+            Self::TooBig => CloseReason::TooBig,
+            Self::NotUtf8 => CloseReason::NotUtf8,
         }
     }
 
@@ -154,6 +176,8 @@ impl End {
             ),
             Self::Silent => (close_code::AWAY, "heartbeat timeout"),
             Self::Resumed => (CLOSE_RESUMED, "resumed by a newer connection"),
+            Self::TooBig => (close_code::SIZE, "frame too large"),
+            Self::NotUtf8 => (close_code::INVALID, "text frame is not UTF-8"),
         };
         Some(CloseFrame {
             code,
@@ -282,7 +306,11 @@ impl Connection {
                 () = self.taken_over.cancelled() => return Err(End::Resumed),
                 Some(message) = mailbox.recv() => self.send(socket, &message).await?,
                 frame = socket.recv() => {
-                    let Some(Ok(frame)) = frame else { return Err(End::Gone) };
+                    let frame = match frame {
+                        Some(Ok(frame)) => frame,
+                        Some(Err(error)) => return Err(End::unreadable(error)),
+                        None => return Err(End::Gone),
+                    };
                     last_heard = Instant::now();
                     let replies = match frame {
                         Message::Text(text) => self.on_frame(Some(text.as_str()), text.len()).await,

@@ -246,8 +246,8 @@ async fn upgrade(
 
 /// Frames at and around the size limit (here 1024 bytes): 1023 and 1024 are relayed, 1025 is
 /// `too_large`; up to 4× the limit a frame is still read and refused the same way (4096), one
-/// byte more and the WebSocket layer ends that connection before
-/// reading it: the socket is dropped without a close frame. Room names: 63 and 64 characters join, 65 is `invalid_room`.
+/// byte more and the WebSocket layer refuses to read it: the connection is closed with 1009
+/// "frame too large". Room names: 63 and 64 characters join, 65 is `invalid_room`.
 #[tokio::test]
 async fn frames_at_and_around_every_size_limit() {
     const LIMIT: usize = 1024;
@@ -274,9 +274,11 @@ async fn frames_at_and_around_every_size_limit() {
     }
     bob.assert_quiet().await;
     alice.send_text(&offer_of_length(4 * LIMIT + 1)).await;
-    // Today the socket is dropped without a close frame (the WebSocket layer's read error
-    // ends the task as if the browser had gone).
-    assert_eq!(alice.close_frame().await, None, "dropped, no close frame");
+    let frame = alice.close_frame().await.expect("a close frame");
+    assert_eq!(
+        (frame.code, frame.reason.as_str()),
+        (CloseCode::Size, "frame too large")
+    );
 
     let mut joiner = server.client().await;
     for length in [63, 64] {
@@ -356,8 +358,8 @@ async fn floods_pass_the_burst_then_get_one_rate_limited() {
 
 /// Binary frames, text frames that are not UTF-8, JSON nested 10,000 deep, numbers out of
 /// range and unknown `type`s of 60 KB: each is `bad_message` with a sentence that quotes at
-/// most 100 characters of the problem, except invalid UTF-8, on which the WebSocket layer
-/// fails the read and the server drops that connection without a close frame.
+/// most 100 characters of the problem, except invalid UTF-8, which the WebSocket layer cannot
+/// read: the connection is closed with 1007 "text frame is not UTF-8".
 #[tokio::test]
 async fn malformed_input_is_bad_message() {
     let server = TestServer::start(|config| {
@@ -419,7 +421,11 @@ async fn malformed_input_is_bad_message() {
         .send(Message::Frame(not_utf8))
         .await
         .expect("sent");
-    assert_eq!(client.close_frame().await, None, "dropped, no close frame");
+    let frame = client.close_frame().await.expect("a close frame");
+    assert_eq!(
+        (frame.code, frame.reason.as_str()),
+        (CloseCode::Invalid, "text frame is not UTF-8")
+    );
     bystander.unharmed().await;
 }
 

@@ -101,6 +101,10 @@ pub enum CloseReason {
     WriteTimeout,
     /// A newer connection resumed its seat (4001).
     Resumed,
+    /// A frame over the hard cap (1009).
+    TooBig,
+    /// A text frame that is not UTF-8 (1007).
+    NotUtf8,
 }
 
 impl CloseReason {
@@ -112,6 +116,8 @@ impl CloseReason {
             Self::HeartbeatTimeout => "heartbeat_timeout",
             Self::WriteTimeout => "write_timeout",
             Self::Resumed => "resumed",
+            Self::TooBig => "too_big",
+            Self::NotUtf8 => "not_utf8",
         }
     }
 }
