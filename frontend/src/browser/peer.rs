@@ -477,5 +477,9 @@ fn stats_entry(value: &JsValue) -> StatsEntry {
         frames_per_second: number("framesPerSecond"),
         codec_id: text("codecId"),
         mime_type: text("mimeType"),
+        dtls_state: text("dtlsState"),
+        local_certificate_id: text("localCertificateId"),
+        remote_certificate_id: text("remoteCertificateId"),
+        fingerprint: text("fingerprint"),
     }
 }
