@@ -103,9 +103,13 @@ impl VerifyCode {
     }
 
     /// The code of the connected transport in a `getStats()` report: `None` until DTLS is
-    /// `connected` and both certificates are listed with fingerprints (never, in a browser
-    /// that has no `certificate` reports).
-    pub fn from_stats(entries: &[StatsEntry]) -> Option<Self> {
+    /// `connected` and both certificates are known (never, in a browser that has no
+    /// `transport` reports). The remote certificate comes from its `certificate` report or,
+    /// when the transport names none, from `remote_sdp`'s `a=fingerprint` line: Chromium 156
+    /// leaves `remoteCertificateId` out on some DTLS 1.3 client transports (seen in a call of
+    /// three), and once DTLS is `connected` the browser has checked the other certificate
+    /// against exactly that line, so it names the same certificate.
+    pub fn from_stats(entries: &[StatsEntry], remote_sdp: Option<&str>) -> Option<Self> {
         let fingerprint = |id: &str| {
             let entry = entries
                 .iter()
@@ -119,7 +123,10 @@ impl VerifyCode {
             })
             .find_map(|transport| {
                 let local = fingerprint(transport.local_certificate_id.as_deref()?)?;
-                let remote = fingerprint(transport.remote_certificate_id.as_deref()?)?;
+                let remote = match transport.remote_certificate_id.as_deref() {
+                    Some(id) => fingerprint(id)?,
+                    None => fingerprint_in_sdp(remote_sdp?)?,
+                };
                 Some(Self::of(&local, &remote))
             })
     }
@@ -128,6 +135,17 @@ impl VerifyCode {
     pub fn digits(self) -> String {
         format!("{:0width$}", self.0, width = DIGITS)
     }
+}
+
+/// The certificate fingerprint an SDP announces: its first `a=fingerprint:sha-256` line
+/// (with bundling every media section carries the same one).
+pub fn fingerprint_in_sdp(sdp: &str) -> Option<Fingerprint> {
+    sdp.lines().find_map(|line| {
+        let (algorithm, value) = line.strip_prefix("a=fingerprint:")?.split_once(' ')?;
+        algorithm
+            .eq_ignore_ascii_case("sha-256")
+            .then(|| Fingerprint::parse(value).ok())?
+    })
 }
 
 /// `1234 5678`: two groups of four, easier to read out than eight in a row.
@@ -254,13 +272,16 @@ mod tests {
     #[test]
     fn code_from_the_connected_transport() {
         let report = [
-            certificate("CFold", "11:22:33:44:55:66:77:88:99:00:11:22:33:44:55:66:77:88:99:00"),
+            certificate(
+                "CFold",
+                "11:22:33:44:55:66:77:88:99:00:11:22:33:44:55:66:77:88:99:00",
+            ),
             certificate("CFremote", B),
             transport("connected"),
             certificate("CFlocal", A),
         ];
         assert_eq!(
-            VerifyCode::from_stats(&report).map(VerifyCode::digits),
+            VerifyCode::from_stats(&report, None).map(VerifyCode::digits),
             Some("37416561".to_owned())
         );
     }
@@ -274,21 +295,46 @@ mod tests {
                 certificate("CFremote", B),
                 transport(state),
             ];
-            assert_eq!(VerifyCode::from_stats(&report), None, "{state}");
+            assert_eq!(VerifyCode::from_stats(&report, None), None, "{state}");
         }
+    }
+
+    /// A transport that names no remote certificate (Chromium, sometimes) takes it from the
+    /// remote description's fingerprint line: the same code as from its report.
+    #[test]
+    fn remote_certificate_from_the_sdp_when_the_report_names_none() {
+        let sdp = format!(
+            "v=0\r\na=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n\
+             a=fingerprint:sha-256 {B}\r\na=setup:active\r\n"
+        );
+        let report = [
+            certificate("CFlocal", A),
+            StatsEntry {
+                remote_certificate_id: None,
+                ..transport("connected")
+            },
+        ];
+        assert_eq!(
+            VerifyCode::from_stats(&report, Some(&sdp)).map(VerifyCode::digits),
+            Some("37416561".to_owned())
+        );
+        assert_eq!(
+            fingerprint_in_sdp("v=0\r\na=fingerprint:sha-1 AB:CD\r\n"),
+            None
+        );
     }
 
     /// No code while the remote certificate is not in the report, or unreadable.
     #[test]
     fn no_code_without_both_certificates() {
         let missing = [certificate("CFlocal", A), transport("connected")];
-        assert_eq!(VerifyCode::from_stats(&missing), None);
+        assert_eq!(VerifyCode::from_stats(&missing, None), None);
         let unreadable = [
             certificate("CFlocal", A),
             certificate("CFremote", "not a fingerprint"),
             transport("connected"),
         ];
-        assert_eq!(VerifyCode::from_stats(&unreadable), None);
+        assert_eq!(VerifyCode::from_stats(&unreadable, None), None);
         let unnamed = [
             certificate("CFlocal", A),
             certificate("CFremote", B),
@@ -297,6 +343,6 @@ mod tests {
                 ..transport("connected")
             },
         ];
-        assert_eq!(VerifyCode::from_stats(&unnamed), None);
+        assert_eq!(VerifyCode::from_stats(&unnamed, None), None);
     }
 }

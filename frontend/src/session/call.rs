@@ -792,6 +792,7 @@ impl Session {
             let Some(entries) = peer.stats().await else {
                 return;
             };
+            let remote_sdp = peer.remote_sdp();
             let Some(session) = this.upgrade() else {
                 return;
             };
@@ -818,7 +819,7 @@ impl Session {
                 // Only a connected call has a code to compare: an ICE restart or a lost
                 // connection clears it, and it is read anew once connected again.
                 let code = matches!(tile.phase.get_untracked(), CallPhase::Connected(_))
-                    .then(|| VerifyCode::from_stats(&entries))
+                    .then(|| VerifyCode::from_stats(&entries, remote_sdp.as_deref()))
                     .flatten();
                 if tile.verify.get_untracked() != code {
                     tile.verify.set(code);
