@@ -241,6 +241,13 @@ impl PeerConnection {
             .map(|description| description.sdp())
     }
 
+    /// The remote description's SDP, once set.
+    pub fn remote_sdp(&self) -> Option<String> {
+        self.pc
+            .remote_description()
+            .map(|description| description.sdp())
+    }
+
     /// Whether a remote description has been set.
     pub fn has_remote_description(&self) -> bool {
         self.pc.remote_description().is_some()
@@ -477,5 +484,9 @@ fn stats_entry(value: &JsValue) -> StatsEntry {
         frames_per_second: number("framesPerSecond"),
         codec_id: text("codecId"),
         mime_type: text("mimeType"),
+        dtls_state: text("dtlsState"),
+        local_certificate_id: text("localCertificateId"),
+        remote_certificate_id: text("remoteCertificateId"),
+        fingerprint: text("fingerprint"),
     }
 }

@@ -28,3 +28,4 @@ pub mod stats_entry;
 pub mod stats_history;
 pub mod status;
 pub mod transfer;
+pub mod verify_code;

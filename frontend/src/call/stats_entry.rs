@@ -1,8 +1,8 @@
 //! One `RTCStats` object of a `getStats()` report, reduced to the fields the call reads.
 //!
 //! The browser layer ([`crate::browser::peer::PeerConnection::stats`]) walks the report once
-//! and fills these; the route ([`super::route`]) and the live numbers ([`super::stats`]) are
-//! decided from them as plain data. A field the entry's type does not carry is `None`.
+//! and fills these; the route ([`super::route`]), the live numbers ([`super::stats`]) and the
+//! verification code ([`super::verify_code`]) are decided from them as plain data. A field the entry's type does not carry is `None`.
 
 /// The few fields of one `RTCStats` object that the call uses.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -42,4 +42,12 @@ pub struct StatsEntry {
     /// `inbound-rtp.codecId`, pointing at a `codec` entry, whose `mimeType` is `video/VP8`...
     pub codec_id: Option<String>,
     pub mime_type: Option<String>,
+    /// `transport.dtlsState`: `connected` once the DTLS handshake checked the other
+    /// certificate against the fingerprint in its SDP.
+    pub dtls_state: Option<String>,
+    /// `transport.localCertificateId` / `remoteCertificateId`, pointing at `certificate`
+    /// entries, whose `fingerprint` is `AB:CD:…` (see [`super::verify_code`]).
+    pub local_certificate_id: Option<String>,
+    pub remote_certificate_id: Option<String>,
+    pub fingerprint: Option<String>,
 }

@@ -5,7 +5,10 @@
 //! its own state in words. The grid's shape comes from `data-count` in `style.css` (one large,
 //! two side by side, 2×2 for three or four, three columns beyond; stacked on a phone). The
 //! first tile keeps the ids of the one-to-one page (`#remote-video`, `#remote-muted`,
-//! `#remote-camera-off`); before any call an empty tile holds its place.
+//! `#remote-camera-off`, `#verify-code`); before any call an empty tile holds its place.
+//!
+//! Once the call with them is connected, a tile shows the call's verification code
+//! (`.verify-code`, see [`crate::call::verify_code`]) with a sentence saying what to do with it.
 //!
 //! A tile does not play the stream itself: when its `<video>` mounts it hands the element to
 //! the session (`on_video`), which plays the call's stream in it, now or when it comes.
@@ -17,6 +20,7 @@ use leptos::prelude::*;
 use web_sys::HtmlVideoElement;
 
 use crate::call::status::{CallPhase, Presence, Status, phase_state};
+use crate::call::verify_code::EXPLANATION;
 use crate::session::ui::TileView;
 
 /// Where a mounted tile's `<video>` goes: the call's key and the element.
@@ -86,6 +90,21 @@ fn Tile(
         let controls = tile.controls.clone();
         move || controls.get().camera_off
     };
+    // Shown only while connected: a code left from before an ICE restart must not be read out.
+    let code = {
+        let verify = tile.verify.clone();
+        let connected = connected.clone();
+        move || {
+            connected()
+                .then(|| verify.get())
+                .flatten()
+                .map(|code| code.to_string())
+        }
+    };
+    let no_code = {
+        let code = code.clone();
+        move || code().is_none()
+    };
     let initial = {
         let tile = tile.clone();
         move || tile.initial()
@@ -117,6 +136,13 @@ fn Tile(
             </p>
             <p class="tile-state" data-state=state(&phase) role="status" hidden=connected>
                 {sentence}
+            </p>
+            <p class="tile-verify" hidden=no_code>
+                <span class="verify-label">"Code "</span>
+                <span class="verify-code" id=move || is_first().then_some("verify-code")>
+                    {code}
+                </span>
+                <span class="verify-help">{EXPLANATION}</span>
             </p>
             <figcaption>"Them"</figcaption>
         </figure>

@@ -44,6 +44,7 @@ use crate::call::negotiation::{Decision, DescriptionKind, Negotiation, Role};
 use crate::call::stats::{Reading, Snapshot};
 use crate::call::stats_history::Sample;
 use crate::call::status::CallPhase;
+use crate::call::verify_code::VerifyCode;
 
 /// How often, and how many times, to ask `getStats()` for the route after connecting: the
 /// selected pair can lag the `connected` event by a moment, and Firefox can start on a relayed
@@ -779,7 +780,8 @@ impl Session {
         }
     }
 
-    /// Reads one `getStats()` report and shows its numbers, if the call is still on.
+    /// Reads one `getStats()` report and shows its numbers and the verification code, if the
+    /// call is still on.
     fn read_stats(&self, key: &CallKey) {
         let Some(peer) = self.with_call(key, |call, _| call.peer()) else {
             return;
@@ -790,6 +792,7 @@ impl Session {
             let Some(entries) = peer.stats().await else {
                 return;
             };
+            let remote_sdp = peer.remote_sdp();
             let Some(session) = this.upgrade() else {
                 return;
             };
@@ -813,6 +816,14 @@ impl Session {
                         .update(|history| history.push(Sample::from(&reading)));
                 }
                 tile.stats.set(Some(reading));
+                // Only a connected call has a code to compare: an ICE restart or a lost
+                // connection clears it, and it is read anew once connected again.
+                let code = matches!(tile.phase.get_untracked(), CallPhase::Connected(_))
+                    .then(|| VerifyCode::from_stats(&entries, remote_sdp.as_deref()))
+                    .flatten();
+                if tile.verify.get_untracked() != code {
+                    tile.verify.set(code);
+                }
             }
         });
     }

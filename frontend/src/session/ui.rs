@@ -17,6 +17,7 @@ use crate::call::room::Notice;
 use crate::call::stats::Reading;
 use crate::call::stats_history::History;
 use crate::call::status::{CallPhase, Presence, Status, ready_sentence, room_phase};
+use crate::call::verify_code::VerifyCode;
 use shared::PeerId;
 
 /// One other person's tile: the state of the call with them, as the session updates it. Arc
@@ -33,6 +34,9 @@ pub struct TileView {
     pub controls: ArcRwSignal<RemoteControls>,
     /// The call's live numbers, each second while connected.
     pub stats: ArcRwSignal<Option<Reading>>,
+    /// The code both people compare ([`VerifyCode`]), read with the numbers each second;
+    /// `None` until DTLS is connected, and again while the call is not connected.
+    pub verify: ArcRwSignal<Option<VerifyCode>>,
 }
 
 impl TileView {
@@ -43,6 +47,7 @@ impl TileView {
             phase: ArcRwSignal::new(CallPhase::Connecting),
             controls: ArcRwSignal::new(RemoteControls::default()),
             stats: ArcRwSignal::new(None),
+            verify: ArcRwSignal::new(None),
         }
     }
 
