@@ -35,6 +35,8 @@ pub mod proxy;
 pub mod redact;
 pub mod resume;
 pub mod static_files;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;
 pub mod ws;
 
 use std::{future::Future, num::NonZeroU32, sync::Arc, time::Duration};
