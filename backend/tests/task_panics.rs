@@ -26,7 +26,10 @@ async fn a_panicking_connection_frees_its_seat_and_is_announced() {
     };
     newcomer.send(&join).await;
     assert!(
-        matches!(newcomer.recv().await, ServerMessage::Full { capacity: 2, .. }),
+        matches!(
+            newcomer.recv().await,
+            ServerMessage::Full { capacity: 2, .. }
+        ),
         "the room of two is full"
     );
 

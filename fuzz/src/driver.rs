@@ -148,7 +148,11 @@ mod tests {
         let report = run(fails_on_a_zero_byte, 7, Budget::Inputs(1_000_000));
         let failure = report.failure.expect("some input starts with a zero byte");
         assert_eq!(report.inputs, failure.index);
-        assert!(failure.message.contains("a zero byte"), "{}", failure.message);
+        assert!(
+            failure.message.contains("a zero byte"),
+            "{}",
+            failure.message
+        );
         let mut again = Vec::new();
         input(7, failure.index, &mut again);
         assert_eq!(again, failure.bytes);

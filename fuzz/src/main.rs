@@ -35,9 +35,18 @@ fn main() -> ExitCode {
     let chosen: Vec<(&str, driver::Target)> = if args.target == "all" {
         targets::ALL.to_vec()
     } else if let Some(target) = targets::by_name(&args.target) {
-        vec![(targets::ALL.iter().find(|(name, _)| *name == args.target).map_or("", |(name, _)| name), target)]
+        vec![(
+            targets::ALL
+                .iter()
+                .find(|(name, _)| *name == args.target)
+                .map_or("", |(name, _)| name),
+            target,
+        )]
     } else {
-        eprintln!("unknown target {:?}: parse, registry, call or all", args.target);
+        eprintln!(
+            "unknown target {:?}: parse, registry, call or all",
+            args.target
+        );
         return ExitCode::from(2);
     };
     let seed = args.seed.unwrap_or_else(|| fastrand::u64(..));
@@ -45,7 +54,10 @@ fn main() -> ExitCode {
         let mut bytes = Vec::new();
         driver::input(seed, index, &mut bytes);
         for (name, target) in chosen {
-            println!("{name}: input {index} of seed {seed}: {}", driver::hex(&bytes));
+            println!(
+                "{name}: input {index} of seed {seed}: {}",
+                driver::hex(&bytes)
+            );
             // The default panic hook stays: the panic prints with its location.
             let mut unstructured = arbitrary::Unstructured::new(&bytes);
             let _ = target(&mut unstructured);
@@ -69,7 +81,10 @@ fn main() -> ExitCode {
         );
         if let Some(failure) = report.failure {
             failed = true;
-            println!("{name}: FAILED on input {}: {}", failure.index, failure.message);
+            println!(
+                "{name}: FAILED on input {}: {}",
+                failure.index, failure.message
+            );
             println!(
                 "{name}: replay with: cargo run --release -p fuzz -- --target {name} --seed {seed} --replay {}",
                 failure.index
@@ -77,5 +92,9 @@ fn main() -> ExitCode {
             println!("{name}: input bytes: {}", driver::hex(&failure.bytes));
         }
     }
-    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -32,13 +32,19 @@ pub fn within(value: Duration, min: Duration, max: Duration) -> Result<Duration,
 }
 
 /// A whole number between `min` and `max`, inclusive.
-pub fn number<T>(min: T, max: T) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+pub fn number<T>(
+    min: T,
+    max: T,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
 where
     T: FromStr + PartialOrd + Display + Copy + Send + Sync + 'static,
     T::Err: Display,
 {
     move |value| {
-        let parsed: T = value.trim().parse().map_err(|error: T::Err| error.to_string())?;
+        let parsed: T = value
+            .trim()
+            .parse()
+            .map_err(|error: T::Err| error.to_string())?;
         if parsed < min || parsed > max {
             return Err(format!("must be between {min} and {max}"));
         }

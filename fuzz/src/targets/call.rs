@@ -31,7 +31,9 @@ const ME: [&str; 3] = ["a", "e", "z"];
 enum Signalling {
     Stable,
     /// Our offer is being made (`offer_started`) or is set locally.
-    LocalOffer { made: bool },
+    LocalOffer {
+        made: bool,
+    },
     /// Their offer is set; our answer is not made yet.
     RemoteOffer,
     /// Their answer is being set (`answer_set` pending).
@@ -54,7 +56,9 @@ struct Page {
 
 impl Page {
     fn call_with(&mut self, other: &PeerId) -> Option<&mut Connection> {
-        self.connections.iter_mut().find(|call| &call.other == other)
+        self.connections
+            .iter_mut()
+            .find(|call| &call.other == other)
     }
 
     /// `begin_call`: a fresh connection with `other` (none without an id of our own).
@@ -100,7 +104,9 @@ impl Page {
                 Action::RemoteAnswer { from, .. } => {
                     if let Some(call) = self.call_with(&from) {
                         let stable = call.signalling == Signalling::Stable;
-                        let decision = call.negotiation.on_description(DescriptionKind::Answer, stable);
+                        let decision = call
+                            .negotiation
+                            .on_description(DescriptionKind::Answer, stable);
                         assert_eq!(decision, Decision::Accept, "an answer is always accepted");
                         call.signalling = Signalling::SettingAnswer;
                     }
@@ -124,7 +130,8 @@ impl Page {
         let entered = self.connections.is_empty();
         let decision = self.call_with(from).map(|call| {
             let stable = call.signalling == Signalling::Stable;
-            call.negotiation.on_description(DescriptionKind::Offer, stable)
+            call.negotiation
+                .on_description(DescriptionKind::Offer, stable)
         });
         match decision {
             Some(Decision::Ignore) => return,
@@ -143,8 +150,14 @@ impl Page {
         }
         if let Some(call) = self.call_with(from) {
             if decision != Some(Decision::Accept) {
-                let fresh = call.negotiation.on_description(DescriptionKind::Offer, true);
-                assert_eq!(fresh, Decision::Accept, "a fresh connection accepts any offer");
+                let fresh = call
+                    .negotiation
+                    .on_description(DescriptionKind::Offer, true);
+                assert_eq!(
+                    fresh,
+                    Decision::Accept,
+                    "a fresh connection accepts any offer"
+                );
             }
             call.signalling = Signalling::RemoteOffer;
         }
@@ -191,19 +204,30 @@ impl Page {
     fn check(&self, left: Option<&PeerId>) {
         for (at, call) in self.connections.iter().enumerate() {
             assert!(
-                self.connections[..at].iter().all(|earlier| earlier.other != call.other),
+                self.connections[..at]
+                    .iter()
+                    .all(|earlier| earlier.other != call.other),
                 "two peer connections with {}",
                 call.other
             );
-            assert!(Some(&call.other) != self.room.me(), "a connection with ourselves");
+            assert!(
+                Some(&call.other) != self.room.me(),
+                "a connection with ourselves"
+            );
         }
         if let Some(left) = left {
-            assert!(self.call_with_ref(left).is_none(), "{left} left but keeps a connection");
+            assert!(
+                self.call_with_ref(left).is_none(),
+                "{left} left but keeps a connection"
+            );
         }
         let others = self.room.others();
         for (at, other) in others.iter().enumerate() {
             assert!(!others[..at].contains(other), "{other} listed twice");
-            assert!(Some(other) != self.room.me(), "we are listed as another member");
+            assert!(
+                Some(other) != self.room.me(),
+                "we are listed as another member"
+            );
         }
     }
 
@@ -335,7 +359,11 @@ pub fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
                 }
             }
             15 => {
-                let calls_with = page.connections.iter().map(|call| call.other.clone()).collect();
+                let calls_with = page
+                    .connections
+                    .iter()
+                    .map(|call| call.other.clone())
+                    .collect();
                 let actions = page.room.hang_up(calls_with);
                 page.apply(actions);
             }

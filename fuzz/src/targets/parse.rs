@@ -116,8 +116,20 @@ fn valid_message(u: &mut Unstructured<'_>) -> arbitrary::Result<ClientMessage> {
 
 /// Field names worth trying: the protocol's own, in both spellings, and some that are not.
 const KEYS: &[&str] = &[
-    "type", "room", "resume", "sdp", "to", "candidate", "sdpMid", "sdp_mid", "sdpMLineIndex",
-    "usernameFragment", "from", "__proto__", "", "Type",
+    "type",
+    "room",
+    "resume",
+    "sdp",
+    "to",
+    "candidate",
+    "sdpMid",
+    "sdp_mid",
+    "sdpMLineIndex",
+    "usernameFragment",
+    "from",
+    "__proto__",
+    "",
+    "Type",
 ];
 
 /// Values of every JSON kind, including the awkward ones.
@@ -203,7 +215,10 @@ fn mutate_text(u: &mut Unstructured<'_>, text: &mut String) -> arbitrary::Result
     let at = *u.choose(&boundaries)?;
     match u.int_in_range(0..=2)? {
         0 => text.truncate(at),
-        1 => text.insert(at, *u.choose(&['"', '\\', '{', '}', '[', ',', ':', '0', '\u{0}'])?),
+        1 => text.insert(
+            at,
+            *u.choose(&['"', '\\', '{', '}', '[', ',', ':', '0', '\u{0}'])?,
+        ),
         _ => {
             if at < text.len() {
                 text.remove(at);

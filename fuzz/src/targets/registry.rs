@@ -58,7 +58,10 @@ fn peer_id(person: usize) -> PeerId {
 }
 
 fn members(people: &[usize]) -> Vec<Member> {
-    people.iter().map(|person| Member::here(peer_id(*person))).collect()
+    people
+        .iter()
+        .map(|person| Member::here(peer_id(*person)))
+        .collect()
 }
 
 pub fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
@@ -89,7 +92,12 @@ async fn steps(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
                     continue; // The hub answers `already_in_room`.
                 }
                 let outcome = presence
-                    .join(&room_name(room), &peer_id(person), &peer_id(person), capacity)
+                    .join(
+                        &room_name(room),
+                        &peer_id(person),
+                        &peer_id(person),
+                        capacity,
+                    )
                     .await
                     .expect("memory is always there");
                 let seated = model.rooms.entry(room).or_default();
@@ -168,7 +176,11 @@ async fn steps(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
                 .members(&room_name(room))
                 .await
                 .expect("memory is always there");
-            assert_eq!(listed, members(model.members(room)), "members of room-{room}");
+            assert_eq!(
+                listed,
+                members(model.members(room)),
+                "members of room-{room}"
+            );
         }
         assert_eq!(presence.rooms_here(), model.rooms.len(), "rooms open");
     }
