@@ -160,3 +160,15 @@ build_frontend_with_test_hooks() {
   step "Building the frontend with test hooks (release, wasm-opt -Oz) into dist/"
   trunk build --release --features test-hooks
 }
+
+# Every fuzz target of fuzz/ (stable Rust: arbitrary inputs from a seeded generator, see
+# fuzz/src/lib.rs) for FUZZ_SECONDS each (30 by default), on a release build. The seed is new
+# each run and printed; a failure prints the command that replays its input.
+run_fuzz_targets() {
+  local seconds="${FUZZ_SECONDS:-30}" target
+  step "Fuzzing: each target for ${seconds} s (parse, registry, call)"
+  cargo build --release -p fuzz
+  for target in parse registry call; do
+    target/release/fuzz --target "$target" --seconds "$seconds"
+  done
+}

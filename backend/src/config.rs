@@ -11,6 +11,9 @@ use clap::{Args, Parser};
 use shared::IceTransportPolicy;
 
 use crate::redact::{Redacted, redact_url};
+use range::{days, hours, minutes, ms, secs};
+
+mod range;
 
 /// Video-chat signalling server: rooms, relay of offer/answer/candidates, ICE credentials.
 #[derive(Debug, Clone, Parser)]
@@ -44,7 +47,7 @@ pub struct Config {
     pub tls: crate::tls::TlsConfig,
 
     /// How long to wait for connections to close on shutdown before giving up on them.
-    #[arg(long, env = "SHUTDOWN_GRACE", default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value = "5s", value_parser = range::duration(ms(0), hours(1)))]
     pub shutdown_grace: Duration,
 }
 
@@ -65,27 +68,27 @@ pub struct Limits {
 
     /// Largest text frame accepted from a browser, in bytes; larger ones get `too_large`.
     /// 64 KiB holds any SDP a browser produces with room to spare.
-    #[arg(long, env = "MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    #[arg(long, env = "MAX_MESSAGE_BYTES", default_value_t = 64 * 1024, value_parser = range::number(256_usize, 16 * 1024 * 1024))]
     pub max_message_bytes: usize,
 
     /// Sustained messages per second allowed per connection (token bucket).
-    #[arg(long, env = "MESSAGES_PER_SECOND", default_value_t = 20)]
+    #[arg(long, env = "MESSAGES_PER_SECOND", default_value_t = 20, value_parser = range::number(1_u32, 100_000))]
     pub messages_per_second: u32,
 
     /// Burst size of the per-connection token bucket: trickle ICE sends tens of candidates at
     /// once when a call starts, per call: a page joining a room of eight sets up seven calls at
     /// once (an offer or answer, ten or so candidates and their end, each), about 85 messages.
-    #[arg(long, env = "MESSAGE_BURST", default_value_t = 200)]
+    #[arg(long, env = "MESSAGE_BURST", default_value_t = 200, value_parser = range::number(1_u32, 1_000_000))]
     pub message_burst: u32,
 
     /// ICE-server requests allowed per connection per minute.
-    #[arg(long, env = "ICE_REQUESTS_PER_MINUTE", default_value_t = 6)]
+    #[arg(long, env = "ICE_REQUESTS_PER_MINUTE", default_value_t = 6, value_parser = range::number(1_u32, 100_000))]
     pub ice_requests_per_minute: u32,
 
     /// ICE-server requests allowed per client address (IPv6: per prefix) per minute, over all
     /// its connections, so that reconnecting does not start a fresh allowance: each answer may
     /// carry TURN credentials, which cost money when used.
-    #[arg(long, env = "ICE_REQUESTS_PER_MINUTE_PER_IP", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "ICE_REQUESTS_PER_MINUTE_PER_IP", default_value_t = 30, value_parser = range::number(1_u32, 1_000_000))]
     pub ice_requests_per_minute_per_ip: u32,
 
     /// Simultaneous WebSocket connections allowed from one client address (0: no limit). An
@@ -119,7 +122,7 @@ pub struct Limits {
 
     /// Messages from other peers queued for one connection; a connection whose queue overflows
     /// reads too slowly and is closed (code 1008) so it never holds anyone else back.
-    #[arg(long, env = "OUTGOING_QUEUE", default_value_t = 64)]
+    #[arg(long, env = "OUTGOING_QUEUE", default_value_t = 64, value_parser = range::number(1_usize, 1_000_000))]
     pub outgoing_queue: usize,
 
     /// Origins allowed to open the WebSocket, comma-separated (e.g.
@@ -130,23 +133,23 @@ pub struct Limits {
     pub allowed_origins: Vec<String>,
 
     /// How often the server pings each connection.
-    #[arg(long, env = "HEARTBEAT_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEARTBEAT_INTERVAL", default_value = "15s", value_parser = range::duration(ms(10), hours(1)))]
     pub heartbeat_interval: Duration,
 
     /// A connection silent for this long (no frame, no pong) is dropped and its room told.
-    #[arg(long, env = "HEARTBEAT_TIMEOUT", default_value = "40s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEARTBEAT_TIMEOUT", default_value = "40s", value_parser = range::duration(ms(10), days(1)))]
     pub heartbeat_timeout: Duration,
 
     /// Longest wait for one write to a WebSocket. A browser that stops reading (the kernel
     /// answers with a zero window) would otherwise hold its task inside the write for ever,
     /// where no heartbeat check runs: past this the connection is dropped and its room told.
-    #[arg(long, env = "WRITE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "WRITE_TIMEOUT", default_value = "10s", value_parser = range::duration(ms(1), hours(1)))]
     pub write_timeout: Duration,
 
     /// Longest wait for the headers of a plain HTTP request (and for the next request on an
     /// idle keep-alive connection); past it the connection is closed, so half-sent requests
     /// (slowloris) cannot pile up or hold a shutdown.
-    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10s", value_parser = range::duration(ms(1), hours(1)))]
     pub header_read_timeout: Duration,
 }
 
@@ -164,7 +167,7 @@ pub struct RedisConfig {
     pub redis_expiry: Duration,
 
     /// Longest wait for one Redis call; past it a join is refused with `unavailable`.
-    #[arg(long, env = "REDIS_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "REDIS_TIMEOUT", default_value = "2s", value_parser = range::duration(ms(1), minutes(1)))]
     pub redis_timeout: Duration,
 }
 
@@ -220,7 +223,7 @@ fn parse_grace(value: &str) -> Result<Duration, String> {
     if grace < Duration::from_millis(100) {
         return Err("must be at least 100ms".to_owned());
     }
-    Ok(grace)
+    range::within(grace, ms(100), days(1))
 }
 
 impl fmt::Debug for ResumeConfig {
@@ -242,7 +245,7 @@ fn parse_expiry(value: &str) -> Result<Duration, String> {
     if expiry < Duration::from_millis(300) {
         return Err("must be at least 300ms (the heartbeat runs every third of it)".to_owned());
     }
-    Ok(expiry)
+    range::within(expiry, ms(300), days(1))
 }
 
 /// Where ICE servers come from. The first provider configured wins: Twilio, then TURN REST
@@ -274,11 +277,11 @@ pub struct IceConfig {
     pub twilio_ttl: u32,
 
     /// Give up on a Twilio request after this long and hand out the fallback list.
-    #[arg(long, env = "TWILIO_TIMEOUT", default_value = "4s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "TWILIO_TIMEOUT", default_value = "4s", value_parser = range::duration(ms(1), minutes(1)))]
     pub twilio_timeout: Duration,
 
     /// First wait before asking Twilio again after a failure; doubles up to a minute.
-    #[arg(long, env = "TWILIO_RETRY_BACKOFF", default_value = "2s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "TWILIO_RETRY_BACKOFF", default_value = "2s", value_parser = range::duration(ms(1), minutes(1)))]
     pub twilio_retry_backoff: Duration,
 
     /// TURN URLs for the TURN REST (coturn `use-auth-secret`) provider, comma-separated, e.g.
@@ -292,7 +295,7 @@ pub struct IceConfig {
 
     /// Lifetime of minted TURN credentials (bound to the peer id); pages ask again before it
     /// ends, so short costs nothing but a message every few minutes.
-    #[arg(long, env = "TURN_TTL", default_value = "10min", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "TURN_TTL", default_value = "10min", value_parser = range::duration(secs(30), days(1)))]
     pub turn_ttl: Duration,
 
     /// Static ICE server URLs (STUN or TURN), comma-separated; also the fallback list. Set to

@@ -40,6 +40,8 @@ pub mod proxy;
 pub mod redact;
 pub mod resume;
 pub mod static_files;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;
 pub mod tls;
 pub mod ws;
 

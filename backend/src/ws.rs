@@ -16,7 +16,7 @@
 //! come from [`crate::hub::Hub::join`], and the task only writes them, before anything waiting
 //! in its mailbox.
 
-use std::{borrow::Cow, num::NonZeroU32, time::Duration};
+use std::{borrow::Cow, num::NonZeroU32, panic::AssertUnwindSafe, time::Duration};
 
 use axum::{
     extract::{
@@ -26,6 +26,7 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
+use futures_util::FutureExt;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use shared::{ClientMessage, ErrorCode, ParseError, PeerId, ResumeToken, RoomName, ServerMessage};
 use tokio::{sync::mpsc, time::Instant};
@@ -132,6 +133,8 @@ enum End {
     TooBig,
     /// A text frame that is not UTF-8: the protocol says close with 1007.
     NotUtf8,
+    /// The task panicked (a bug): its room was left at once.
+    Panicked,
 }
 
 impl End {
@@ -161,6 +164,7 @@ impl End {
             Self::Resumed => CloseReason::Resumed,
             Self::TooBig => CloseReason::TooBig,
             Self::NotUtf8 => CloseReason::NotUtf8,
+            Self::Panicked => CloseReason::Panicked,
         }
     }
 
@@ -178,6 +182,7 @@ impl End {
             Self::Resumed => (CLOSE_RESUMED, "resumed by a newer connection"),
             Self::TooBig => (close_code::SIZE, "frame too large"),
             Self::NotUtf8 => (close_code::INVALID, "text frame is not UTF-8"),
+            Self::Panicked => (close_code::ERROR, "internal server error"),
         };
         Some(CloseFrame {
             code,
@@ -252,7 +257,25 @@ async fn run(
     };
     tracing::debug!(%peer, "connected");
 
-    let end = connection.serve(&mut socket, &mut mailbox).await;
+    // A panic in the connection's own code (a bug) must not leave its seat taken and its room
+    // waiting for a `peer_left` that never comes: it is caught here, and the connection leaves
+    // its room at once (no resume grace: a state that panicked is not one to resume).
+    let end = match AssertUnwindSafe(connection.serve(&mut socket, &mut mailbox))
+        .catch_unwind()
+        .await
+    {
+        Ok(end) => end,
+        Err(_) => {
+            tracing::error!(peer = %connection.peer, "connection task panicked; leaving its room");
+            if let Some(room) = connection.room.take() {
+                state
+                    .hub
+                    .leave(&room, &connection.peer, &connection.own)
+                    .await;
+            }
+            End::Panicked
+        }
+    };
 
     let peer = connection.peer.clone();
     // A resumed seat, and the mailbox under this id, belong to the newer connection now.
@@ -432,6 +455,8 @@ impl Connection {
     }
 
     async fn on_message(&mut self, message: ClientMessage) -> Vec<ServerMessage> {
+        #[cfg(feature = "test-hooks")]
+        crate::test_hooks::on_message(&message);
         let peer = self.peer.clone();
         match message {
             ClientMessage::Ping => vec![ServerMessage::Pong],

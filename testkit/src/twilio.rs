@@ -50,6 +50,9 @@ pub enum Behaviour {
     ServerError,
     /// Wait this long, then succeed (to exercise the caller's timeout).
     Slow(Duration),
+    /// 201 with a token whose `ttl` field is this text whatever was asked (an endpoint that
+    /// misbehaves: a huge or malformed lifetime).
+    AnswerTtl(String),
 }
 
 /// The ICE servers the stand-in hands out.
@@ -277,13 +280,18 @@ async fn tokens(
             );
         }
         Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
+        Behaviour::AnswerTtl(_) => {}
     }
     let ttl = ttl.unwrap_or(86_400);
     shared.tokens_issued.fetch_add(1, Ordering::SeqCst);
+    let mut token = token_json(&shared, ttl);
+    if let Behaviour::AnswerTtl(answered) = behaviour {
+        token["ttl"] = answered.into();
+    }
     (
         StatusCode::CREATED,
         [(header::CONTENT_TYPE, "application/json")],
-        token_json(&shared, ttl).to_string(),
+        token.to_string(),
     )
         .into_response()
 }

@@ -43,7 +43,11 @@ impl TurnRest {
 
     /// The static entries plus one TURN entry with credentials for `peer`, valid from `now`.
     pub fn grant(&self, peer: &PeerId, now: SystemTime) -> IceGrant {
-        let expiry = now.duration_since(UNIX_EPOCH).unwrap_or_default() + self.ttl;
+        // Saturating: `--turn-ttl` is range-checked, but a minting must never panic a task.
+        let expiry = now
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .saturating_add(self.ttl);
         let username = format!("{}:{}", expiry.as_secs(), peer);
         let credential = credential(&self.secret, &username);
         let mut servers = self.extra.servers().to_vec();

@@ -237,16 +237,31 @@ impl Twilio {
         }
         let parsed: TokenResponse = serde_json::from_slice(&body)
             .map_err(|error| TwilioError::Malformed(error.to_string()))?;
-        Token::from_response(parsed, fetched_at)
+        Token::from_response(parsed, fetched_at, Duration::from_secs(self.ttl.into()))
     }
 }
 
 impl Token {
-    fn from_response(response: TokenResponse, fetched_at: Instant) -> Result<Self, TwilioError> {
+    /// The token in Twilio's answer to a request for `asked` of lifetime. A `ttl` longer than
+    /// asked (Twilio never gives more; a huge one would overflow `fetched_at + ttl`) is clamped
+    /// to `asked`: the token is then refreshed no later than the operator chose.
+    fn from_response(
+        response: TokenResponse,
+        fetched_at: Instant,
+        asked: Duration,
+    ) -> Result<Self, TwilioError> {
         let ttl: u64 = response.ttl.trim().parse().map_err(|_| {
             TwilioError::Malformed(format!("ttl {:?} is not a number", response.ttl))
         })?;
-        let ttl = Duration::from_secs(ttl);
+        let answered = Duration::from_secs(ttl);
+        if answered > asked {
+            tracing::warn!(
+                answered = ttl,
+                asked = asked.as_secs(),
+                "Twilio answered a longer ttl than asked; keeping the token for the ttl asked"
+            );
+        }
+        let ttl = answered.min(asked);
         let servers: Vec<IceServer> = response
             .ice_servers
             .into_iter()

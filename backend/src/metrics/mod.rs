@@ -105,6 +105,8 @@ pub enum CloseReason {
     TooBig,
     /// A text frame that is not UTF-8 (1007).
     NotUtf8,
+    /// The connection's task panicked, a bug (1011).
+    Panicked,
 }
 
 impl CloseReason {
@@ -118,6 +120,7 @@ impl CloseReason {
             Self::Resumed => "resumed",
             Self::TooBig => "too_big",
             Self::NotUtf8 => "not_utf8",
+            Self::Panicked => "panicked",
         }
     }
 }
