@@ -162,13 +162,16 @@ build_frontend_with_test_hooks() {
 }
 
 # Every fuzz target of fuzz/ (stable Rust: arbitrary inputs from a seeded generator, see
-# fuzz/src/lib.rs) for FUZZ_SECONDS each (30 by default), on a release build. The seed is new
+# fuzz/src/lib.rs) for FUZZ_SECONDS each (30 by default). The dev profile: its dependencies are
+# the ones the unit tests built (a release build of the backend and the page's crates cost
+# minutes more in CI than the 90 s of fuzzing), and overflow checks are on. The long runs
+# (`cargo run --release -p fuzz -- --target all --inputs 10000000`) use release. The seed is new
 # each run and printed; a failure prints the command that replays its input.
 run_fuzz_targets() {
   local seconds="${FUZZ_SECONDS:-30}" target
   step "Fuzzing: each target for ${seconds} s (parse, registry, call)"
-  cargo build --release -p fuzz
+  cargo build -p fuzz
   for target in parse registry call; do
-    target/release/fuzz --target "$target" --seconds "$seconds"
+    target/debug/fuzz --target "$target" --seconds "$seconds"
   done
 }
