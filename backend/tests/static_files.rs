@@ -101,15 +101,7 @@ async fn responses_are_compressed() {
 #[tokio::test]
 async fn pages_carry_a_content_security_policy() {
     let (server, _dir) = server_with_site().await;
-    let response = plain_client()
-        .get(server.http_url("/room/x"))
-        .send()
-        .await
-        .expect("get");
-    let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let csp = csp_of(&server, "/room/x").await;
     use base64::Engine;
     use sha2::Digest;
     let inline = "import init from '/frontend-0123456789abcdef.js'; init();";
@@ -186,28 +178,26 @@ async fn csp_lets_the_page_reach_its_signalling_server() {
     std::fs::write(dir.path().join("index.html"), html).expect("write");
     let path = dir.path().to_owned();
     let server = TestServer::start(move |config| config.static_dir = Some(path)).await;
-    let response = plain_client()
-        .get(server.http_url("/"))
-        .send()
-        .await
-        .expect("get");
-    let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let csp = csp_of(&server, "/").await;
     assert!(
         csp.contains("connect-src 'self' wss://api.example.com:8443;"),
         "{csp}"
     );
 
     let (plain, _dir) = server_with_site().await;
+    let csp = csp_of(&plain, "/").await;
+    assert!(csp.contains("connect-src 'self';"), "{csp}");
+}
+
+/// The Content-Security-Policy of the page at `path`.
+async fn csp_of(server: &TestServer, path: &str) -> String {
     let response = plain_client()
-        .get(plain.http_url("/"))
+        .get(server.http_url(path))
         .send()
         .await
         .expect("get");
-    let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
+    response.headers()[header::CONTENT_SECURITY_POLICY]
         .to_str()
-        .expect("ascii");
-    assert!(csp.contains("connect-src 'self';"), "{csp}");
+        .expect("ascii")
+        .to_owned()
 }

@@ -280,23 +280,7 @@ impl Client {
     pub async fn connect_with_receive_buffer(address: SocketAddr, bytes: u32) -> Self {
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
         socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
-        let stream = tokio::time::timeout(PATIENCE, socket.connect(address))
-            .await
-            .expect("connects in time")
-            .expect("TCP connect");
-        let url = format!("ws://{address}/ws");
-        let (socket, _) = tokio::time::timeout(
-            PATIENCE,
-            tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)),
-        )
-        .await
-        .expect("handshake in time")
-        .expect("WebSocket handshake succeeds");
-        Self {
-            socket,
-            id: None,
-            token: None,
-        }
+        Self::upgrade_socket(socket, address).await
     }
 
     /// Connects from the local address `source` (any of 127.0.0.0/8 reaches a loopback
@@ -306,6 +290,11 @@ impl Client {
         socket
             .bind(SocketAddr::new(source, 0))
             .expect("bind the source address");
+        Self::upgrade_socket(socket, address).await
+    }
+
+    /// Connects the prepared TCP `socket` to `address` and upgrades it to a WebSocket on `/ws`.
+    async fn upgrade_socket(socket: tokio::net::TcpSocket, address: SocketAddr) -> Self {
         let stream = tokio::time::timeout(PATIENCE, socket.connect(address))
             .await
             .expect("connects in time")
