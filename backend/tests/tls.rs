@@ -74,27 +74,13 @@ fn write_pair(dir: &Path, label: &str) -> CertificateDer<'static> {
         .distinguished_name
         .push(rcgen::DnType::CommonName, label);
     let cert = params.self_signed(&key).expect("certificate");
-    std::fs::write(dir.join(CERT), pem("CERTIFICATE", cert.der())).expect("write");
-    std::fs::write(dir.join(KEY), pem("PRIVATE KEY", &key.serialize_der())).expect("write");
+    std::fs::write(dir.join(CERT), cert.pem()).expect("write");
+    std::fs::write(dir.join(KEY), key.serialize_pem()).expect("write");
     cert.der().clone()
 }
 
 fn path(path: &Path) -> String {
     path.to_str().expect("UTF-8 temp path").to_owned()
-}
-
-fn pem(label: &str, der: &[u8]) -> String {
-    use base64::Engine;
-    let body = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = body
-        .as_bytes()
-        .chunks(64)
-        .map(|chunk| std::str::from_utf8(chunk).expect("base64 is ASCII"))
-        .collect();
-    format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        lines.join("\n")
-    )
 }
 
 /// `openssl x509 -fingerprint -sha256`'s form of a certificate's SHA-256.

@@ -248,23 +248,9 @@ mod tests {
         .expect("cert");
         let cert_path = dir.join("cert.pem");
         let key_path = dir.join("key.pem");
-        std::fs::write(&cert_path, pem("CERTIFICATE", cert.der())).expect("write");
-        std::fs::write(&key_path, pem("PRIVATE KEY", &key.serialize_der())).expect("write");
+        std::fs::write(&cert_path, cert.pem()).expect("write");
+        std::fs::write(&key_path, key.serialize_pem()).expect("write");
         (cert_path, key_path, fingerprint(cert.der()))
-    }
-
-    fn pem(label: &str, der: &[u8]) -> String {
-        use base64::Engine;
-        let body = base64::engine::general_purpose::STANDARD.encode(der);
-        let lines: Vec<&str> = body
-            .as_bytes()
-            .chunks(64)
-            .map(|chunk| std::str::from_utf8(chunk).expect("ascii"))
-            .collect();
-        format!(
-            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-            lines.join("\n")
-        )
     }
 
     /// A reload picks up new files; a broken file, a missing one or a key of another
