@@ -20,6 +20,18 @@ fn offer(sdp: &str) -> ClientMessage {
     }
 }
 
+/// A resume grace far longer than [`PATIENCE`]: token refreshes (every half grace) never come
+/// during a test, so a wait for a message that never comes ends in a failure, not a hang.
+const GRACE: Duration = Duration::from_secs(60);
+
+/// Rooms of `capacity`, and [`GRACE`].
+fn rooms_of(capacity: u16) -> impl Fn(&mut backend::config::Config) + Copy {
+    move |config| {
+        config.limits.room_capacity = capacity;
+        config.resume.resume_grace = GRACE;
+    }
+}
+
 /// `sender` relays an offer to the other member of a room of two, and `receiver` gets it:
 /// the first such relay reads the room from Redis (filling the copy), the later ones use it.
 async fn relay_twice(sender: &mut common::Client, receiver: &mut common::Client) {
@@ -52,7 +64,7 @@ async fn instance_of(redis: &RedisServer, name: &str, peer: &PeerId) -> String {
 #[tokio::test]
 async fn a_relay_to_a_member_here_does_not_wait_for_redis() {
     let (redis, one, _two) = cluster_with(|config| {
-        config.limits.room_capacity = 2;
+        rooms_of(2)(config);
         config.redis.redis_expiry = Duration::from_secs(30);
         config.redis.redis_timeout = Duration::from_secs(5);
     })
@@ -79,7 +91,7 @@ async fn a_relay_to_a_member_here_does_not_wait_for_redis() {
 /// instead of reaching the other old member, and a relay to the newcomer reaches it.
 #[tokio::test]
 async fn a_member_joining_elsewhere_counts_once_its_peer_joined_arrived() {
-    let (_redis, one, two) = cluster_with(|config| config.limits.room_capacity = 3).await;
+    let (_redis, one, two) = cluster_with(rooms_of(3)).await;
     let (mut alice, mut bob) = pair_across(&one, &two, "growing").await;
     relay_twice(&mut alice, &mut bob).await;
     let mut carol = two.joined("growing").await;
@@ -112,7 +124,7 @@ async fn a_member_joining_elsewhere_counts_once_its_peer_joined_arrived() {
 /// it joined another room with somebody of the sender's instance, and nothing reaches it.
 #[tokio::test]
 async fn a_member_who_left_is_never_relayed_to() {
-    let (_redis, one, two) = cluster_with(|config| config.limits.room_capacity = 2).await;
+    let (_redis, one, two) = cluster_with(rooms_of(2)).await;
     let (mut alice, mut bob) = pair_across(&one, &two, "before").await;
     relay_twice(&mut alice, &mut bob).await;
     bob.send(&ClientMessage::Leave).await;
@@ -131,7 +143,7 @@ async fn a_member_who_left_is_never_relayed_to() {
 /// was a moment old) never reaches it in the room it is in now.
 #[tokio::test]
 async fn a_relayed_message_is_delivered_only_in_its_room() {
-    let (redis, one, two) = cluster_with(|config| config.limits.room_capacity = 2).await;
+    let (redis, one, two) = cluster_with(rooms_of(2)).await;
     let (alice, mut bob) = pair_across(&one, &two, "old-room").await;
     let instance = instance_of(&redis, "old-room", &bob.id()).await;
     bob.send(&ClientMessage::Leave).await;
@@ -165,7 +177,7 @@ async fn a_relayed_message_is_delivered_only_in_its_room() {
 #[tokio::test]
 async fn after_a_redis_restart_the_copy_is_not_trusted() {
     let (mut redis, one, _two) = cluster_with(|config| {
-        config.limits.room_capacity = 2;
+        rooms_of(2)(config);
         config.redis.redis_expiry = Duration::from_secs(30);
     })
     .await;
@@ -211,7 +223,7 @@ async fn after_a_redis_restart_the_copy_is_not_trusted() {
 /// refused once the room holds three.
 #[tokio::test]
 async fn an_unannounced_change_is_seen_within_a_sweep() {
-    let (redis, one, two) = cluster_with(|config| config.limits.room_capacity = 3).await;
+    let (redis, one, two) = cluster_with(rooms_of(3)).await;
     let (mut alice, mut bob) = pair_across(&one, &two, "silent").await;
     relay_twice(&mut alice, &mut bob).await;
     let instance = instance_of(&redis, "silent", &bob.id()).await;
@@ -243,9 +255,8 @@ async fn an_unannounced_change_is_seen_within_a_sweep() {
 #[tokio::test]
 async fn a_seat_resumed_on_a_third_instance_is_relayed_to_there() {
     let configure = |config: &mut backend::config::Config| {
-        config.limits.room_capacity = 2;
+        rooms_of(2)(config);
         config.resume.resume_key = Some("shared-resume-key-for-every-instance-0123".to_owned());
-        config.resume.resume_grace = PATIENCE;
     };
     let (redis, one, two) = cluster_with(configure).await;
     let three = TestServer::with_redis(&redis, configure).await;
