@@ -128,7 +128,10 @@ async fn a_member_who_left_is_never_relayed_to() {
     let (mut alice, mut bob) = pair_across(&one, &two, "before").await;
     relay_twice(&mut alice, &mut bob).await;
     bob.send(&ClientMessage::Leave).await;
-    assert_eq!(alice.recv().await, ServerMessage::PeerLeft { peer: bob.id() });
+    assert_eq!(
+        alice.recv().await,
+        ServerMessage::PeerLeft { peer: bob.id() }
+    );
     bob.join("after").await;
     let mut frank = one.joined("after").await;
     bob.expect_joined_by(frank.id(), "after").await;
@@ -210,7 +213,11 @@ async fn after_a_redis_restart_the_copy_is_not_trusted() {
         )
         .await;
     redis
-        .query::<()>(redis::cmd("SET").arg(format!("registered:{instance}")).arg(1))
+        .query::<()>(
+            redis::cmd("SET")
+                .arg(format!("registered:{instance}"))
+                .arg(1),
+        )
         .await;
     one.wait_for_health(200).await;
     alice.send(&offer("after the restart")).await;

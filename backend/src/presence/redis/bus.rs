@@ -31,9 +31,7 @@ use futures_util::StreamExt;
 use shared::{PeerId, RoomName, ServerMessage};
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    connection::Connection, in_flight::InFlight, liveness::Watched, publisher::Publisher,
-};
+use super::{connection::Connection, in_flight::InFlight, liveness::Watched, publisher::Publisher};
 use crate::{mailbox::Mailboxes, presence::InstanceId};
 
 /// This instance's end of the bus.
@@ -84,7 +82,10 @@ impl Bus {
         json: &str,
     ) {
         publisher
-            .publish(channel(instance), format!("{peer} {}", relay_suffix(room, json)))
+            .publish(
+                channel(instance),
+                format!("{peer} {}", relay_suffix(room, json)),
+            )
             .await;
     }
 
@@ -262,7 +263,10 @@ mod tests {
         let payload = br#"a1f0 {"type":"pong"}"#;
         assert_eq!(
             parse(payload),
-            Some(Delivery::Announced(PeerId::new("a1f0"), ServerMessage::Pong))
+            Some(Delivery::Announced(
+                PeerId::new("a1f0"),
+                ServerMessage::Pong
+            ))
         );
         assert_eq!(parse(b"a1f0"), None);
         assert_eq!(parse(b"a1f0 {not json}"), None);

@@ -95,10 +95,10 @@ impl Cache {
         let mut inner = lock(&self.inner);
         inner.clock += 1;
         let changed = inner.clock;
-        inner
-            .rooms
-            .entry(room.clone())
-            .or_insert(Slot { changed, copy: None });
+        inner.rooms.entry(room.clone()).or_insert(Slot {
+            changed,
+            copy: None,
+        });
     }
 
     /// No member of `room` is here any more: its slot goes.
@@ -292,18 +292,27 @@ mod tests {
         cache.invalidate(&room());
         assert!(cache.entries(&room(), 0).is_none());
         cache.fill(&room(), ticket, vec![entry("x", "a")]);
-        assert!(cache.entries(&room(), 0).is_none(), "read before the change");
+        assert!(
+            cache.entries(&room(), 0).is_none(),
+            "read before the change"
+        );
 
         let ticket = cache.ticket(0);
         cache.invalidate_all();
         cache.fill(&room(), ticket, vec![entry("x", "a")]);
-        assert!(cache.entries(&room(), 0).is_none(), "read before everything changed");
+        assert!(
+            cache.entries(&room(), 0).is_none(),
+            "read before everything changed"
+        );
 
         let ticket = cache.ticket(0);
         cache.forget(&room());
         cache.track(&room());
         cache.fill(&room(), ticket, vec![entry("x", "a")]);
-        assert!(cache.entries(&room(), 0).is_none(), "read before the slot was made");
+        assert!(
+            cache.entries(&room(), 0).is_none(),
+            "read before the slot was made"
+        );
     }
 
     /// Without a proof of life the copy is not used; a proof that comes after the previous
@@ -315,7 +324,10 @@ mod tests {
         cache.fill(&room(), cache.ticket(0), vec![entry("x", "a")]);
         assert!(cache.entries(&room(), 0).is_none(), "no heartbeat yet");
         cache.proved_alive(cache.now(), EXPIRY);
-        assert!(cache.entries(&room(), 0).is_none(), "the fill predates the proof");
+        assert!(
+            cache.entries(&room(), 0).is_none(),
+            "the fill predates the proof"
+        );
         cache.fill(&room(), cache.ticket(0), vec![entry("x", "a")]);
         assert!(cache.entries(&room(), 0).is_some());
         cache.alive_until.store(1, Ordering::SeqCst);

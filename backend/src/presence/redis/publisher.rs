@@ -28,7 +28,10 @@ const QUEUED: usize = 16 * 1024;
 /// What the queue carries.
 #[derive(Debug)]
 enum Job {
-    Publish { channel: String, payload: String },
+    Publish {
+        channel: String,
+        payload: String,
+    },
     /// Answered once everything queued before it was sent and answered (`true`) or dropped.
     Flush(oneshot::Sender<bool>),
 }
