@@ -1,16 +1,26 @@
 //! The bus between instances: one pub/sub channel per instance, `signal:{id}`, carrying
-//! `"{peer} {json}"` — a server message for a member that instance holds — or
-//! `"{peer} !moved {room}"`: that member's seat was resumed by a connection on another
-//! instance, so its connection here (if still open) closes with 4001 and this instance stops
-//! watching the seat.
 //!
-//! [`Bus::publish`] carries a message to a member on another instance; the subscriber puts
-//! what arrives on this instance's channel into the member's mailbox. That is delivery only:
-//! the bus never decides what to say (the hub does) and never looks at the message. Relayed
-//! messages are published by the relay script itself, in the same format.
+//! - `"{peer} {json}"`: an announcement (`peer_joined`, `peer_left`, `ready`…) for a member
+//!   that instance holds; the room of that member may have changed, so its cached membership
+//!   is thrown away before the message is delivered;
+//! - `"{peer} @{room} {json}"`: a message relayed to that member in `room`, delivered only if
+//!   the member is (or is joining) that room here, so that a relay decided on a copy that was
+//!   a moment old never reaches a member who has since moved to another room;
+//! - `"{peer} !moved {room}"`: that member's seat was resumed by a connection on another
+//!   instance, so its connection here (if still open) closes with 4001 and this instance stops
+//!   watching the seat;
+//! - `"- !changed {room}"`: another instance resumed a seat of `room` (the take script says
+//!   so to every instance with members there): only the cached membership is thrown away.
+//!
+//! [`Bus::publish`] carries an announcement to a member on another instance (through the
+//! ordered [`Publisher`]); the subscriber puts what arrives on this instance's channel into the
+//! member's mailbox. That is delivery only: the bus never decides what to say (the hub does).
+//! Relayed messages are published by the relay (queued, or by the relay script).
 //!
 //! Delivery is at most once: pub/sub keeps nothing for a subscriber that is not connected, and
-//! a failed publish is dropped, not retried (a retry could duplicate or reorder).
+//! a failed publish is dropped, not retried (a retry could duplicate or reorder). A lost or
+//! re-established subscription throws away every cached membership: announcements may have
+//! been missed.
 
 use std::{
     sync::atomic::{AtomicBool, Ordering},
@@ -21,7 +31,7 @@ use futures_util::StreamExt;
 use shared::{PeerId, RoomName, ServerMessage};
 use tokio_util::sync::CancellationToken;
 
-use super::{connection::Connection, liveness::Watched};
+use super::{connection::Connection, in_flight::InFlight, liveness::Watched, publisher::Publisher};
 use crate::{mailbox::Mailboxes, presence::InstanceId};
 
 /// This instance's end of the bus.
@@ -45,34 +55,53 @@ impl Bus {
         self.subscribed.load(Ordering::Relaxed)
     }
 
-    /// Publishes `message` for `peer` on `instance`'s channel. A failure is logged and the
+    /// Publishes the announcement `message` for `peer` on `instance`'s channel, after
+    /// everything queued before it, and waits until Redis took it. A failure is logged and the
     /// message dropped (the sender's next relay reports Redis down).
     pub(super) async fn publish(
-        connection: &Connection,
+        publisher: &Publisher,
         instance: &InstanceId,
         peer: &PeerId,
         message: &ServerMessage,
     ) {
         let json = serde_json::to_string(message).expect("server messages always serialize");
-        let channel = channel(instance);
-        let payload = format!("{peer} {json}");
-        if !publish(connection, channel, payload).await {
+        publisher
+            .publish(channel(instance), format!("{peer} {json}"))
+            .await;
+        if !publisher.flush().await {
             tracing::debug!(%peer, "message for another instance dropped: Redis down");
         }
+    }
+
+    /// Queues `json`, relayed to `peer` in `room`, for `instance`'s channel; does not wait.
+    pub(super) async fn relay(
+        publisher: &Publisher,
+        instance: &InstanceId,
+        room: &RoomName,
+        peer: &PeerId,
+        json: &str,
+    ) {
+        publisher
+            .publish(
+                channel(instance),
+                format!("{peer} {}", relay_suffix(room, json)),
+            )
+            .await;
     }
 
     /// Tells `instance` that `peer`'s seat in `room` moved to another instance. At most once,
     /// like every publish: if it is lost, the old connection lives on until it ends by itself,
     /// and its hold then ends without a departure (the leave script finds the seat moved).
     pub(super) async fn moved(
-        connection: &Connection,
+        publisher: &Publisher,
         instance: &InstanceId,
         room: &RoomName,
         peer: &PeerId,
     ) {
-        let channel = channel(instance);
-        let payload = format!("{peer} {MOVED}{room}");
-        if !publish(connection, channel, payload).await {
+        publisher
+            .publish(channel(instance), format!("{peer} {MOVED}{room}"))
+            .await;
+        if !publisher.flush().await {
             tracing::debug!(%peer, "takeover notice for another instance dropped: Redis down");
         }
     }
@@ -82,8 +111,7 @@ impl Bus {
     pub(super) async fn subscribe(
         &self,
         connection: &Connection,
-        mailboxes: &Mailboxes,
-        watched: &Watched,
+        receiver: &Receiver<'_>,
         stopped: &CancellationToken,
     ) {
         let mut pause = Duration::from_millis(100);
@@ -97,18 +125,22 @@ impl Bus {
             match subscription {
                 Ok(Ok(pubsub)) if connection.answers().await => {
                     pause = Duration::from_millis(100);
+                    // Announcements published while unsubscribed are lost: no copy read
+                    // before now is trusted.
+                    receiver.watched.cache.invalidate_all();
                     self.set_subscribed(true);
                     let mut messages = pubsub.into_on_message();
                     loop {
                         tokio::select! {
                             () = stopped.cancelled() => return,
                             message = messages.next() => match message {
-                                Some(message) => deliver(mailboxes, watched, message.get_payload_bytes()),
+                                Some(message) => receiver.deliver(message.get_payload_bytes()),
                                 None => break,
                             },
                         }
                     }
                     self.set_subscribed(false);
+                    receiver.watched.cache.invalidate_all();
                 }
                 Ok(Ok(_)) => self.set_subscribed(false),
                 Ok(Err(error)) => {
@@ -144,52 +176,81 @@ fn channel(instance: &InstanceId) -> String {
 /// Marks a takeover notice; a JSON object never starts with `!`.
 const MOVED: &str = "!moved ";
 
+/// Marks a notice that a room's membership changed (a seat resumed elsewhere).
+const CHANGED: &str = "!changed ";
+
+/// The part of a relayed message's payload after the recipient: `"@{room} {json}"` (a room
+/// name has no spaces; a JSON object never starts with `@`).
+pub(super) fn relay_suffix(room: &RoomName, json: &str) -> String {
+    format!("@{room} {json}")
+}
+
 /// What arrived on this instance's channel.
 #[derive(Debug, PartialEq, Eq)]
 enum Delivery {
-    /// A message for a member held here.
-    Message(PeerId, ServerMessage),
+    /// An announcement for a member held here.
+    Announced(PeerId, ServerMessage),
+    /// A message relayed to a member held here, in a room.
+    Relayed(PeerId, RoomName, ServerMessage),
     /// The member's seat in the room moved to another instance.
     Moved(PeerId, RoomName),
+    /// The room's membership changed.
+    Changed(RoomName),
 }
 
-/// Puts one published `"{peer} {json}"` into the peer's mailbox, or closes the connection of
-/// a member whose seat moved.
-fn deliver(mailboxes: &Mailboxes, watched: &Watched, payload: &[u8]) {
-    match parse(payload) {
-        Some(Delivery::Message(peer, message)) => mailboxes.deliver(&peer, message),
-        Some(Delivery::Moved(peer, room)) => {
-            tracing::info!(%room, %peer, "seat resumed on another instance");
-            watched.left(&room, &peer);
-            mailboxes.take_over(&peer);
+/// What the subscriber hands deliveries to.
+pub(super) struct Receiver<'a> {
+    pub(super) mailboxes: &'a Mailboxes,
+    pub(super) watched: &'a Watched,
+    pub(super) in_flight: &'a InFlight,
+}
+
+impl Receiver<'_> {
+    /// Puts one published message into its recipient's mailbox, closes the connection of a
+    /// member whose seat moved, or throws a cached membership away.
+    fn deliver(&self, payload: &[u8]) {
+        match parse(payload) {
+            Some(Delivery::Announced(peer, message)) => {
+                for room in self.watched.rooms_of(&peer) {
+                    self.watched.cache.invalidate(&room);
+                }
+                self.mailboxes.deliver(&peer, message);
+            }
+            Some(Delivery::Relayed(peer, room, message)) => {
+                if self.watched.holds(&room, &peer) || self.in_flight.seeks(&room, &peer) {
+                    self.mailboxes.deliver(&peer, message);
+                } else {
+                    tracing::debug!(%room, %peer, "relayed message for a member no longer in that room: dropped");
+                }
+            }
+            Some(Delivery::Moved(peer, room)) => {
+                tracing::info!(%room, %peer, "seat resumed on another instance");
+                self.watched.cache.invalidate(&room);
+                self.watched.left(&room, &peer);
+                self.mailboxes.take_over(&peer);
+            }
+            Some(Delivery::Changed(room)) => self.watched.cache.invalidate(&room),
+            None => tracing::warn!("ignored a malformed message on this instance's channel"),
         }
-        None => tracing::warn!("ignored a malformed message on this instance's channel"),
     }
 }
 
 fn parse(payload: &[u8]) -> Option<Delivery> {
     let (peer, rest) = std::str::from_utf8(payload).ok()?.split_once(' ')?;
+    if let Some(room) = rest.strip_prefix(CHANGED) {
+        return Some(Delivery::Changed(RoomName::new(room).ok()?));
+    }
     let peer = PeerId::new(peer);
     if let Some(room) = rest.strip_prefix(MOVED) {
         return Some(Delivery::Moved(peer, RoomName::new(room).ok()?));
     }
+    if let Some(relayed) = rest.strip_prefix('@') {
+        let (room, json) = relayed.split_once(' ')?;
+        let message = serde_json::from_str::<ServerMessage>(json).ok()?;
+        return Some(Delivery::Relayed(peer, RoomName::new(room).ok()?, message));
+    }
     let message = serde_json::from_str::<ServerMessage>(rest).ok()?;
-    Some(Delivery::Message(peer, message))
-}
-
-/// Publishes `payload` on `channel`; false when Redis cannot be reached (at most once, like
-/// every publish).
-async fn publish(connection: &Connection, channel: String, payload: String) -> bool {
-    let published: Result<i64, _> = connection
-        .call(|mut c| async move {
-            redis::cmd("PUBLISH")
-                .arg(channel)
-                .arg(payload)
-                .query_async(&mut c)
-                .await
-        })
-        .await;
-    published.is_ok()
+    Some(Delivery::Announced(peer, message))
 }
 
 #[cfg(test)]
@@ -202,7 +263,10 @@ mod tests {
         let payload = br#"a1f0 {"type":"pong"}"#;
         assert_eq!(
             parse(payload),
-            Some(Delivery::Message(PeerId::new("a1f0"), ServerMessage::Pong))
+            Some(Delivery::Announced(
+                PeerId::new("a1f0"),
+                ServerMessage::Pong
+            ))
         );
         assert_eq!(parse(b"a1f0"), None);
         assert_eq!(parse(b"a1f0 {not json}"), None);
@@ -219,5 +283,23 @@ mod tests {
             ))
         );
         assert_eq!(parse(b"a1f0 !moved no room"), None);
+    }
+
+    /// A relayed message names its recipient, then its room after `@`, then the JSON; a
+    /// change notice names only the room.
+    #[test]
+    fn relayed_messages_name_their_room() {
+        let room = RoomName::new("blue-fox").expect("valid");
+        let payload = format!("a1f0 {}", relay_suffix(&room, r#"{"type":"pong"}"#));
+        assert_eq!(
+            parse(payload.as_bytes()),
+            Some(Delivery::Relayed(
+                PeerId::new("a1f0"),
+                room.clone(),
+                ServerMessage::Pong
+            ))
+        );
+        assert_eq!(parse(b"a1f0 @blue-fox"), None);
+        assert_eq!(parse(b"- !changed blue-fox"), Some(Delivery::Changed(room)));
     }
 }

@@ -8,7 +8,7 @@
 use std::{
     sync::{
         Mutex,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -28,6 +28,9 @@ pub(super) struct Connection {
     manager: Mutex<Option<ConnectionManager>>,
     /// The last command succeeded. Optimistic until the first call says otherwise.
     up: AtomicBool,
+    /// How many calls have failed so far: the membership cache trusts nothing it read before
+    /// the latest failure (the connection may have been re-established to a restarted Redis).
+    failures: AtomicU64,
 }
 
 impl Connection {
@@ -37,6 +40,7 @@ impl Connection {
             timeout,
             manager: Mutex::default(),
             up: AtomicBool::new(true),
+            failures: AtomicU64::new(0),
         }
     }
 
@@ -51,6 +55,11 @@ impl Connection {
     /// The last command succeeded.
     pub(super) fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
+    }
+
+    /// How many calls have failed since start.
+    pub(super) fn failures(&self) -> u64 {
+        self.failures.load(Ordering::SeqCst)
     }
 
     /// Runs one Redis call with the timeout, and records whether Redis answered.
@@ -72,10 +81,12 @@ impl Connection {
                 Ok(value)
             }
             Ok(Err(error)) => {
+                self.failures.fetch_add(1, Ordering::SeqCst);
                 self.set_up(false, Some(&error.to_string()));
                 Err(Unavailable)
             }
             Err(_) => {
+                self.failures.fetch_add(1, Ordering::SeqCst);
                 self.set_up(false, Some("timed out"));
                 Err(Unavailable)
             }

@@ -53,6 +53,14 @@ impl InFlight {
         lock(&self.attempts).remove(connection);
     }
 
+    /// Whether a join or resume for `seat` in `room` is under way (or unanswered): a message
+    /// relayed to that seat may arrive before the join's answer.
+    pub(super) fn seeks(&self, room: &RoomName, seat: &PeerId) -> bool {
+        lock(&self.attempts)
+            .values()
+            .any(|attempt| &attempt.room == room && &attempt.seat == seat)
+    }
+
     /// The unanswered attempt of `connection`, forgotten here.
     pub(super) fn take(&self, connection: &PeerId) -> Option<Attempt> {
         lock(&self.attempts).remove(connection)

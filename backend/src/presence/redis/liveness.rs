@@ -20,24 +20,38 @@ use std::{collections::HashMap, sync::Arc, sync::Mutex};
 
 use shared::{PeerId, RoomName};
 
-use super::{RedisPresence, lock};
+use super::{RedisPresence, cache::Cache, lock};
 use crate::presence::Unavailable;
 
 /// What the heartbeat looks after on this instance.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Watched {
     /// Rooms with members on this instance, and those members: the rooms to sweep.
     rooms: Mutex<HashMap<RoomName, Vec<PeerId>>>,
     /// Leaves that could not reach Redis; retried by the heartbeat until they do.
     pending_leaves: Mutex<Vec<(RoomName, PeerId)>>,
+    /// The cached membership of the same rooms: a room has a slot exactly while it is here.
+    pub(super) cache: Cache,
+}
+
+impl Default for Watched {
+    fn default() -> Self {
+        Self {
+            rooms: Mutex::default(),
+            pending_leaves: Mutex::default(),
+            cache: Cache::new(),
+        }
+    }
 }
 
 impl Watched {
     pub(super) fn joined(&self, room: &RoomName, peer: &PeerId) {
-        lock(&self.rooms)
-            .entry(room.clone())
-            .or_default()
-            .push(peer.clone());
+        let mut rooms = lock(&self.rooms);
+        let members = rooms.entry(room.clone()).or_default();
+        if members.is_empty() {
+            self.cache.track(room);
+        }
+        members.push(peer.clone());
     }
 
     pub(super) fn left(&self, room: &RoomName, peer: &PeerId) {
@@ -46,8 +60,18 @@ impl Watched {
             members.retain(|member| member != peer);
             if members.is_empty() {
                 rooms.remove(room);
+                self.cache.forget(room);
             }
         }
+    }
+
+    /// The rooms `peer` holds a seat in here (one, or none; two only for a moment).
+    pub(super) fn rooms_of(&self, peer: &PeerId) -> Vec<RoomName> {
+        lock(&self.rooms)
+            .iter()
+            .filter(|(_, members)| members.contains(peer))
+            .map(|(room, _)| room.clone())
+            .collect()
     }
 
     /// How many rooms have members on this instance.
@@ -136,10 +160,12 @@ impl RedisPresence {
     /// Sets this instance's liveness key for one more expiry, and says whether Redis still
     /// holds this instance's registration (refreshing it), in one round trip.
     async fn prove_alive(&self) -> Result<bool, Unavailable> {
+        let sent = self.watched.cache.now();
         let key = format!("instance:{}", self.instance);
         let expiry_ms = self.expiry_ms();
         let refresh = self.refresh_registration();
-        self.connection
+        let registered = self
+            .connection
             .call(|mut c| async move {
                 let mut pipe = redis::pipe();
                 pipe.cmd("SET")
@@ -152,6 +178,12 @@ impl RedisPresence {
                 let (registered,): (bool,) = pipe.query_async(&mut c).await?;
                 Ok(registered)
             })
-            .await
+            .await?;
+        self.watched.cache.proved_alive(sent, self.settings.expiry);
+        if !registered {
+            // Redis lost its data: what was read before is no longer what it holds.
+            self.watched.cache.invalidate_all();
+        }
+        Ok(registered)
     }
 }

@@ -27,9 +27,11 @@
 //! What it does not do: Redis Cluster (scripts touch `instance:*` keys they are not given).
 
 mod bus;
+mod cache;
 mod connection;
 mod in_flight;
 mod liveness;
+mod publisher;
 mod registration;
 mod scripts;
 
@@ -49,6 +51,7 @@ use bus::Bus;
 use connection::Connection;
 use in_flight::InFlight;
 use liveness::Watched;
+use publisher::Publisher;
 use scripts::{Entry, Scripts};
 
 /// How to reach Redis and how quickly to give up on it.
@@ -80,9 +83,11 @@ pub struct RedisPresence {
     connection: Connection,
     scripts: Scripts,
     bus: Bus,
+    /// Every publish of this instance, in order, pipelined.
+    publisher: Publisher,
     /// Where the subscriber delivers what other instances publish for this instance's members.
     mailboxes: Mailboxes,
-    /// Rooms to sweep and leaves to retry.
+    /// Rooms to sweep and leaves to retry, and their cached membership.
     watched: Watched,
     /// Held while this instance's members are being registered again, so only one
     /// re-registration runs at a time (the heartbeat's and a relay's may race).
@@ -125,6 +130,7 @@ impl RedisPresence {
             connection: Connection::new(client, settings.timeout),
             settings,
             scripts: Scripts::new(),
+            publisher: Publisher::new(),
             mailboxes,
             watched: Watched::default(),
             registration: tokio::sync::Mutex::new(()),
@@ -138,14 +144,21 @@ impl RedisPresence {
         tokio::spawn(Arc::clone(&presence).sweep());
         let subscriber = Arc::clone(&presence);
         tokio::spawn(async move {
+            let receiver = bus::Receiver {
+                mailboxes: &subscriber.mailboxes,
+                watched: &subscriber.watched,
+                in_flight: &subscriber.in_flight,
+            };
             subscriber
                 .bus
-                .subscribe(
-                    &subscriber.connection,
-                    &subscriber.mailboxes,
-                    &subscriber.watched,
-                    &subscriber.stopped,
-                )
+                .subscribe(&subscriber.connection, &receiver, &subscriber.stopped)
+                .await;
+        });
+        let publisher = Arc::clone(&presence);
+        tokio::spawn(async move {
+            publisher
+                .publisher
+                .run(&publisher.connection, &publisher.stopped)
                 .await;
         });
         Ok(presence)
@@ -189,6 +202,7 @@ impl RedisPresence {
         }
         self.capacity.store(capacity, Ordering::Relaxed);
         self.record_attempt(room, peer, connection).await;
+        self.watched.cache.invalidate(room);
         let admission = self
             .scripts
             .join(
@@ -198,7 +212,9 @@ impl RedisPresence {
                 capacity,
                 self.expiry_ms(),
             )
-            .await?;
+            .await;
+        self.watched.cache.invalidate(room);
+        let admission = admission?;
         self.in_flight.finish(connection);
         let others = self.members_of(admission.others);
         self.report_dead(room, admission.dead, &others).await;
@@ -223,10 +239,13 @@ impl RedisPresence {
             return Err(Unavailable);
         }
         self.record_attempt(room, peer, connection).await;
+        self.watched.cache.invalidate(room);
         let taken = self
             .scripts
             .take(&self.connection, room, &self.entry(peer), self.expiry_ms())
-            .await?;
+            .await;
+        self.watched.cache.invalidate(room);
+        let taken = taken?;
         self.in_flight.finish(connection);
         let others = self.members_of(taken.others);
         self.report_dead(room, taken.dead, &others).await;
@@ -235,7 +254,7 @@ impl RedisPresence {
         };
         if previous != self.instance {
             self.watched.joined(room, peer);
-            Bus::moved(&self.connection, &previous, room, peer).await;
+            Bus::moved(&self.publisher, &previous, room, peer).await;
         }
         Ok(Some(others))
     }
@@ -277,9 +296,15 @@ impl RedisPresence {
         }
     }
 
-    /// Publishes `message` to the recipients elsewhere and returns those here. A sender missing
-    /// from the room because Redis lost its data is put back (with every member of this
-    /// instance) and the relay tried once more; one removed by another instance is refused.
+    /// Publishes `message` to the recipients elsewhere and returns those here.
+    ///
+    /// Decided on this instance's copy of the room when it has a trusted one and the copy says
+    /// the relay is delivered: then a recipient here costs no Redis call, and one elsewhere a
+    /// queued publish (sent pipelined, in order). Otherwise (no copy, distrust, or a refusal
+    /// to confirm) the relay script decides and publishes, in one round trip, and its reading
+    /// of the room refills the copy. A sender missing from the room because Redis lost its
+    /// data is put back (with every member of this instance) and the relay tried once more;
+    /// one removed by another instance is refused.
     pub async fn relay(
         &self,
         room: &RoomName,
@@ -291,26 +316,81 @@ impl RedisPresence {
             return Err(Unavailable.into());
         }
         let json = serde_json::to_string(message).expect("server messages always serialize");
-        let relay = || {
-            self.scripts.relay(
+        if let Some(here) = self.relay_from_copy(room, from, to, &json).await {
+            return Ok(here);
+        }
+        // Whatever this sender relayed from the copy goes out before the script publishes.
+        self.publisher.flush().await;
+        let first = self.relay_through_redis(room, from, to, &json).await;
+        if first != Err(RelayError::NotInRoom) || !self.ensure_registered().await? {
+            return first;
+        }
+        self.relay_through_redis(room, from, to, &json).await
+    }
+
+    /// The relay decided on the cached copy of `room`, when there is a trusted one and it
+    /// delivers; `None` when Redis must decide.
+    async fn relay_from_copy(
+        &self,
+        room: &RoomName,
+        from: &PeerId,
+        to: Option<&PeerId>,
+        json: &str,
+    ) -> Option<Vec<PeerId>> {
+        if !self.connection.is_up() || !self.bus.is_subscribed() {
+            return None;
+        }
+        let entries = self
+            .watched
+            .cache
+            .entries(room, self.connection.failures())?;
+        let recipients = cache::recipients(&entries, from, to, &self.instance).ok()?;
+        let mut here = Vec::with_capacity(1);
+        for recipient in recipients {
+            if recipient.instance == self.instance {
+                here.push(recipient.peer.clone());
+            } else {
+                Bus::relay(
+                    &self.publisher,
+                    &recipient.instance,
+                    room,
+                    &recipient.peer,
+                    json,
+                )
+                .await;
+            }
+        }
+        Some(here)
+    }
+
+    /// The relay decided and published by the relay script; its reading of the room becomes
+    /// the cached copy unless the room changed meanwhile.
+    async fn relay_through_redis(
+        &self,
+        room: &RoomName,
+        from: &PeerId,
+        to: Option<&PeerId>,
+        json: &str,
+    ) -> Result<Vec<PeerId>, RelayError> {
+        let ticket = self.watched.cache.ticket(self.connection.failures());
+        let relayed = self
+            .scripts
+            .relay(
                 &self.connection,
                 room,
                 from,
                 to,
                 &self.instance,
-                json.clone(),
+                bus::relay_suffix(room, json),
             )
-        };
-        let first = relay().await;
-        if first != Err(RelayError::NotInRoom) || !self.ensure_registered().await? {
-            return first;
-        }
-        relay().await
+            .await?;
+        self.watched.cache.fill(room, ticket, relayed.entries);
+        relayed.outcome
     }
 
     /// Carries `message` to `peer` on `instance` over the bus.
     pub async fn forward(&self, instance: &InstanceId, peer: &PeerId, message: &ServerMessage) {
-        Bus::publish(&self.connection, instance, peer, message).await;
+        Bus::publish(&self.publisher, instance, peer, message).await;
     }
 
     /// The entries of `room` as they are, without pruning the dead.
@@ -328,10 +408,15 @@ impl RedisPresence {
         peer: Option<&PeerId>,
     ) -> Result<Option<Departure>, Unavailable> {
         let entry = peer.map(|peer| self.entry(peer));
+        self.watched.cache.invalidate(room);
         let remains = self
             .scripts
             .leave(&self.connection, room, entry.as_ref())
-            .await?;
+            .await;
+        // Also when only pruning (the sweep): a copy is never older than one sweep period, even
+        // if an announcement that should have thrown it away was lost.
+        self.watched.cache.invalidate(room);
+        let remains = remains?;
         let remaining = self.members_of(remains.live);
         self.report_dead(room, remains.dead, &remaining).await;
         Ok(peer.filter(|_| remains.removed).map(|peer| Departure {

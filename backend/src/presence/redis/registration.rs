@@ -54,6 +54,8 @@ impl RedisPresence {
         if self.is_registered().await? {
             return Ok(false);
         }
+        // Redis lost its data: no copy read before is what it holds now.
+        self.watched.cache.invalidate_all();
         let members = self.watched.members();
         let capacity = self.capacity.load(Ordering::Relaxed);
         for (room, peer) in &members {
@@ -84,6 +86,7 @@ impl RedisPresence {
                     .await
             })
             .await?;
+        self.watched.cache.invalidate_all();
         if !members.is_empty() {
             tracing::warn!(
                 members = members.len(),

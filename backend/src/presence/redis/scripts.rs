@@ -7,10 +7,11 @@
 //! leave scripts also remove the entries of dead instances and return them, so that whoever
 //! removed one reports it (once). Joins are idempotent per entry (a retried join never adds a
 //! peer twice), and a resume moves a seat to the instance the page reconnected to in place.
-//! The relay script publishes to recipients on other instances itself: one round trip per
-//! relayed message, whatever the number of recipients; it refuses a sender that is not in the
-//! room, and a relay without `to` in a room of more than two. The re-register script puts back the entries of this instance's members after Redis
-//! lost its data.
+//! The relay script publishes to recipients on other instances itself, whatever the number of
+//! recipients, and returns the room it read (for the membership cache, which spares most
+//! relays this round trip); it refuses a sender that is not in the room, and a relay without
+//! `to` in a room of more than two. The re-register script puts back the entries of this
+//! instance's members after Redis lost its data.
 //!
 //! This module decides nothing about announcements: it returns what Redis decided.
 
@@ -71,9 +72,12 @@ local live, dead = prune(KEYS[1])
 return {removed, live, dead}
 ";
 
-/// `KEYS[1]` room; `ARGV`: peer, own instance id, expiry in ms.
+/// `KEYS[1]` room; `ARGV`: peer, own instance id, expiry in ms, room name.
 /// Moves `peer`'s live entry, wherever its connection was, to this instance, in place (its
-/// join order kept). Returns {previous instance (`''`: no such seat), others, dead}.
+/// join order kept), and tells every other instance with members in the room that its
+/// membership changed (`"- !changed {room}"`: nobody announces a resume, and their cached
+/// copies would still send that member's messages to its old instance).
+/// Returns {previous instance (`''`: no such seat), others, dead}.
 const TAKE: &str = r"
 redis.call('SET', 'instance:' .. ARGV[2], '1', 'PX', ARGV[3])
 local live, dead = prune(KEYS[1])
@@ -87,18 +91,31 @@ for index, entry in ipairs(live) do
     table.insert(others, entry)
   end
 end
+if previous ~= '' then
+  local told = {[ARGV[2]] = true}
+  for _, entry in ipairs(live) do
+    local instance = string.match(entry, ' (%S+)$')
+    if instance and not told[instance] then
+      told[instance] = true
+      redis.call('PUBLISH', 'signal:' .. instance, '- !changed ' .. ARGV[4])
+    end
+  end
+end
 return {previous, others, dead}
 ";
 
-/// `KEYS[1]` room; `ARGV`: from, to (`''` for everybody), own instance id, channel payload suffix
-/// (the message JSON). Publishes `"{peer} {json}"` to the recipients on other instances and
-/// returns {'ok', local recipients...}, or {'not_member'} / {'no_peer'} / {'unknown_peer'} /
-/// {'recipient_required'} (no `to` in a room of more than two: it names nobody).
+/// `KEYS[1]` room; `ARGV`: from, to (`''` for everybody), own instance id, channel payload
+/// suffix (`"@{room} {json}"`). Publishes `"{peer} @{room} {json}"` to the recipients on other
+/// instances and returns {'ok', {local recipients...}, entries}, or {'not_member' /
+/// 'no_peer' / 'unknown_peer' / 'recipient_required', {}, entries} (no `to` in a room of more
+/// than two: it names nobody). `entries` is the whole room list as read, for this instance's
+/// membership cache.
 /// A sender that is not (or no longer) in the room is refused: another instance that took this
 /// one for dead has removed it and told the others it left, and they must not hear from it.
 const RELAY: &str = r"
+local entries = redis.call('LRANGE', KEYS[1], 0, -1)
 local recipients, member = {}, false
-for _, entry in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+for _, entry in ipairs(entries) do
   local peer, instance = string.match(entry, '^(%S+) (%S+)$')
   if peer == ARGV[1] and instance == ARGV[3] then
     member = true
@@ -107,22 +124,22 @@ for _, entry in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
   end
 end
 if not member then
-  return {'not_member'}
+  return {'not_member', {}, entries}
 end
 if #recipients == 0 then
-  return {'no_peer'}
+  return {'no_peer', {}, entries}
 end
 if ARGV[2] ~= '' then
   local found = nil
   for _, recipient in ipairs(recipients) do
     if recipient[1] == ARGV[2] then found = recipient end
   end
-  if not found then return {'unknown_peer'} end
+  if not found then return {'unknown_peer', {}, entries} end
   recipients = {found}
 elseif #recipients > 1 then
-  return {'recipient_required'}
+  return {'recipient_required', {}, entries}
 end
-local here = {'ok'}
+local here = {}
 for _, recipient in ipairs(recipients) do
   if recipient[2] == ARGV[3] then
     table.insert(here, recipient[1])
@@ -130,7 +147,7 @@ for _, recipient in ipairs(recipients) do
     redis.call('PUBLISH', 'signal:' .. recipient[2], recipient[1] .. ' ' .. ARGV[4])
   end
 end
-return here
+return {'ok', here, entries}
 ";
 
 /// `KEYS[1]` room; `ARGV`: entry, capacity, own instance id, expiry in ms. Puts back the entry
@@ -207,6 +224,15 @@ pub(super) struct Taken {
     pub(super) dead: Vec<Entry>,
 }
 
+/// What the relay script decided, and the room it read.
+pub(super) struct Relayed {
+    /// The recipients held by this instance (those elsewhere were published to), or why the
+    /// relay went nowhere.
+    pub(super) outcome: Result<Vec<PeerId>, RelayError>,
+    /// Every entry of the room, as read in the same step.
+    pub(super) entries: Vec<Entry>,
+}
+
 /// What the leave script left behind.
 pub(super) struct Remains {
     /// The entry was there and is removed: its departure is to be announced.
@@ -280,7 +306,8 @@ impl Scripts {
         invocation
             .arg(entry.peer.as_str())
             .arg(entry.instance.as_str())
-            .arg(expiry_ms);
+            .arg(expiry_ms)
+            .arg(room.as_str());
         let (previous, others, dead): (String, Vec<String>, Vec<String>) = connection
             .call(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
@@ -292,7 +319,8 @@ impl Scripts {
     }
 
     /// Publishes `json` from `from` to `to` (or, in a room of two, the other member) on other
-    /// instances, and returns the recipients held by `here`.
+    /// instances; answers the recipients held by `here` (or why there are none) and the whole
+    /// room as it was read.
     pub(super) async fn relay(
         &self,
         connection: &Connection,
@@ -300,25 +328,28 @@ impl Scripts {
         from: &PeerId,
         to: Option<&PeerId>,
         here: &InstanceId,
-        json: String,
-    ) -> Result<Vec<PeerId>, RelayError> {
+        payload_suffix: String,
+    ) -> Result<Relayed, Unavailable> {
         let mut invocation = self.relay.key(room_key(room));
         invocation
             .arg(from.as_str())
             .arg(to.map_or("", PeerId::as_str))
             .arg(here.as_str())
-            .arg(json);
-        let reply: Vec<String> = connection
+            .arg(payload_suffix);
+        let (status, here, entries): (String, Vec<String>, Vec<String>) = connection
             .call(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
-        let mut reply = reply.into_iter();
-        match reply.next().as_deref() {
-            Some("not_member") => Err(RelayError::NotInRoom),
-            Some("no_peer") => Err(RelayError::NoPeer),
-            Some("unknown_peer") => Err(RelayError::UnknownPeer),
-            Some("recipient_required") => Err(RelayError::RecipientRequired),
-            _ => Ok(reply.map(PeerId::new).collect()),
-        }
+        let outcome = match status.as_str() {
+            "not_member" => Err(RelayError::NotInRoom),
+            "no_peer" => Err(RelayError::NoPeer),
+            "unknown_peer" => Err(RelayError::UnknownPeer),
+            "recipient_required" => Err(RelayError::RecipientRequired),
+            _ => Ok(here.into_iter().map(PeerId::new).collect()),
+        };
+        Ok(Relayed {
+            outcome,
+            entries: parse(&entries),
+        })
     }
 
     /// Puts `entry` back in `room` (see [`REREGISTER`]); nothing changes when it is there.
