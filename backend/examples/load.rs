@@ -25,6 +25,15 @@
 //! on one machine and one clock. It only talks to the URLs given (loopback by default) and
 //! stops by itself.
 //!
+//! The last line it prints is one `RESULT key=value …` line for scripts (`scripts/bench node`
+//! compares two servers with it): `p50_ms`, `p99_ms`, `msgs_per_s`, and `rss_per_conn_kib`
+//! with `--server-pid`. `--idle` only joins the clients and reports the server's memory per
+//! joined, idle connection (no signalling):
+//!
+//! ```text
+//! cargo run --release -p backend --example load -- --idle --rooms 5000 --server-pid $!
+//! ```
+//!
 //! `--soak` holds connections for a long time instead (10,000 joined, 500 of them signalling
 //! without pause, for 10 minutes by default) and reports the server's memory, relay latency
 //! and errors every 30 s; see the `soak` module:
@@ -46,8 +55,12 @@ use futures_util::{SinkExt, StreamExt, stream::SplitSink};
 use shared::{ClientMessage, IceCandidate, PeerId, RoomName, ServerMessage};
 use tokio::{net::TcpStream, sync::mpsc};
 use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream, connect_async_with_config, tungstenite::Message,
+    MaybeTlsStream, WebSocketStream, connect_async_with_config,
+    tungstenite::{Message, protocol::WebSocketConfig},
 };
+
+/// Read buffer of each client in `--idle` mode.
+const IDLE_CLIENT_BUFFER_BYTES: usize = 4 * 1024;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -79,6 +92,11 @@ struct Args {
     /// Give up after this many seconds (not with `--soak`, which runs for its `--duration`).
     #[arg(long, default_value_t = 300)]
     deadline_secs: u64,
+    /// Only connect and join every client, then read the server's memory (needs
+    /// `--server-pid`) with them all idle, and leave: no signalling. The clients use small
+    /// socket buffers, so that many thousands fit in this tool.
+    #[arg(long)]
+    idle: bool,
     #[command(flatten)]
     soak: soak::SoakArgs,
 }
@@ -176,8 +194,9 @@ impl LoadClient {
         member: usize,
         tally: Arc<Tally>,
         wait: Duration,
+        config: Option<WebSocketConfig>,
     ) -> anyhow::Result<Self> {
-        let (socket, _) = connect_async_with_config(url, None, true).await?;
+        let (socket, _) = connect_async_with_config(url, config, true).await?;
         let (mut sink, mut stream) = socket.split();
         let join = serde_json::to_string(&ClientMessage::Join {
             room: RoomName::new(format!("load-{room}"))?,
@@ -316,10 +335,17 @@ impl LoadClient {
 /// their number).
 async fn set_up_room(args: &Args, index: usize, tally: &Arc<Tally>) -> anyhow::Result<Room> {
     let wait = Duration::from_secs(args.wait_secs);
+    // Idle clients never receive more than a few short messages: small buffers let many
+    // thousands of them fit in this tool (tungstenite's default read buffer is 128 KiB).
+    let config = args.idle.then(|| {
+        WebSocketConfig::default()
+            .read_buffer_size(IDLE_CLIENT_BUFFER_BYTES)
+            .write_buffer_size(0)
+    });
     let mut members = Vec::with_capacity(usize::from(args.room_size));
     for member in 0..usize::from(args.room_size) {
         let url = &args.urls[member % args.urls.len()];
-        members.push(LoadClient::join(url, index, member, tally.clone(), wait).await?);
+        members.push(LoadClient::join(url, index, member, tally.clone(), wait, config).await?);
     }
     Ok(Room { members })
 }
@@ -465,6 +491,34 @@ async fn run(args: Arc<Args>) -> anyhow::Result<()> {
     // Let the server settle (allocator, buffers) before reading its memory.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_connected = args.server_pid.and_then(rss_kib);
+    let rss_per_conn = rss_before
+        .zip(rss_connected)
+        .map(|(before, after)| after.saturating_sub(before) as f64 / connections as f64);
+    if args.idle {
+        let mut rooms = rooms;
+        let drains = rooms
+            .iter_mut()
+            .flat_map(|room| room.members.iter_mut())
+            .map(LoadClient::drain_and_leave);
+        futures_util::future::try_join_all(drains).await?;
+        println!("servers:            {}", args.urls.join(", "));
+        println!(
+            "idle:               {} rooms of {size} ({connections} joined connections) in {:.2} s",
+            args.rooms,
+            setup.as_secs_f64()
+        );
+        let Some(((before, after), per_conn)) = rss_before.zip(rss_connected).zip(rss_per_conn)
+        else {
+            anyhow::bail!("--idle measures the server's memory: give --server-pid");
+        };
+        println!(
+            "server memory:      RSS {:.1} MiB before, {:.1} MiB with {connections} idle joined connections: {per_conn:.2} KiB per connection",
+            before as f64 / 1024.0,
+            after as f64 / 1024.0,
+        );
+        println!("RESULT connections={connections} rss_per_conn_kib={per_conn:.2}");
+        return Ok(());
+    }
 
     let started = Instant::now();
     let permits = Arc::new(tokio::sync::Semaphore::new(
@@ -539,14 +593,23 @@ async fn run(args: Arc<Args>) -> anyhow::Result<()> {
     );
     println!("cross-room:         {cross_room} deliveries");
     println!("wrong recipient:    {wrong_recipient} deliveries");
-    if let (Some(before), Some(after)) = (rss_before, rss_connected) {
+    if let (Some(before), Some(after), Some(per_conn)) = (rss_before, rss_connected, rss_per_conn) {
         println!(
-            "server memory:      RSS {:.1} MiB idle, {:.1} MiB with {connections} connections: {:.1} KiB per connection",
+            "server memory:      RSS {:.1} MiB idle, {:.1} MiB with {connections} connections: {per_conn:.1} KiB per connection",
             before as f64 / 1024.0,
             after as f64 / 1024.0,
-            after.saturating_sub(before) as f64 / connections as f64,
         );
     }
+    let mut result = format!(
+        "RESULT connections={connections} relayed={relayed} p50_ms={:.3} p99_ms={:.3} msgs_per_s={:.0}",
+        percentile(&latencies, 50.0).as_secs_f64() * 1e3,
+        percentile(&latencies, 99.0).as_secs_f64() * 1e3,
+        relayed as f64 / elapsed.as_secs_f64(),
+    );
+    if let Some(per_conn) = rss_per_conn {
+        result.push_str(&format!(" rss_per_conn_kib={per_conn:.2}"));
+    }
+    println!("{result}");
     anyhow::ensure!(
         cross_room == 0 && wrong_recipient == 0,
         "{cross_room} cross-room and {wrong_recipient} wrong-recipient deliveries"

@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    mailbox::{Mailbox, Mailboxes},
+    mailbox::{Frame, Mailbox, Mailboxes, frame},
     metrics,
     presence::{
         DEPARTURES_CAPACITY, Departure, Health, Home, JoinOutcome, Member, Presence, RelayError,
@@ -209,7 +209,7 @@ impl Hub {
     /// Takes `peer` out of `room` at once (an explicit `leave`) and tells the remaining members
     /// `peer_left`, unless the connection asking (whose queue is `own`) no longer holds the
     /// seat because a newer connection resumed it.
-    pub async fn leave(&self, room: &RoomName, peer: &PeerId, own: &mpsc::Sender<ServerMessage>) {
+    pub async fn leave(&self, room: &RoomName, peer: &PeerId, own: &mpsc::Sender<Frame>) {
         if self.mailboxes.owns(peer, own) {
             self.depart(room, peer).await;
         }
@@ -224,7 +224,7 @@ impl Hub {
         &self,
         room: Option<RoomName>,
         peer: &PeerId,
-        own: &mpsc::Sender<ServerMessage>,
+        own: &mpsc::Sender<Frame>,
     ) {
         if !self.mailboxes.remove_own(peer, own) {
             return;
@@ -243,7 +243,7 @@ impl Hub {
     }
 
     /// Sends a relayed message from `from` to `to`, or to every other member of `room`. The
-    /// message is moved into the last recipient's mailbox: one recipient costs no copy.
+    /// message is serialised once, here, and its bytes shared by every recipient's mailbox.
     ///
     /// Without `to`, the room must hold two people at the time of the relay (the store checks,
     /// in the same step as it finds the recipients): in a larger room a message for "the
@@ -256,11 +256,11 @@ impl Hub {
         message: ServerMessage,
     ) -> Result<(), RelayError> {
         let here = self.presence.relay(room, from, to, &message).await?;
-        if let Some((last, rest)) = here.split_last() {
-            for peer in rest {
-                self.mailboxes.deliver(peer, message.clone());
+        if !here.is_empty() {
+            let frame = frame(&message);
+            for peer in &here {
+                self.mailboxes.deliver_frame(peer, frame.clone());
             }
-            self.mailboxes.deliver(last, message);
         }
         Ok(())
     }
@@ -403,15 +403,17 @@ mod tests {
 
     /// One connection's end of the hub: its mailbox's queue, receiving end and switches.
     struct Line {
-        own: mpsc::Sender<ServerMessage>,
-        receiver: mpsc::Receiver<ServerMessage>,
+        own: mpsc::Sender<Frame>,
+        receiver: mpsc::Receiver<Frame>,
         taken_over: CancellationToken,
     }
 
     impl Line {
-        /// Everything queued for this connection so far.
+        /// Everything queued for this connection so far, read back from its frames.
         fn queued(&mut self) -> Vec<ServerMessage> {
-            std::iter::from_fn(|| self.receiver.try_recv().ok()).collect()
+            std::iter::from_fn(|| self.receiver.try_recv().ok())
+                .map(|frame| serde_json::from_str(frame.as_str()).expect("a server message"))
+                .collect()
         }
     }
 

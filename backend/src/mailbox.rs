@@ -6,6 +6,9 @@
 //! full belongs to a peer that reads too slowly: it is told to close rather than let anybody
 //! wait for it.
 //!
+//! What a mailbox holds is the message already serialised ([`Frame`]): a relay is written once
+//! by the sender's task, and the recipient's task only copies the bytes into its socket.
+//!
 //! This module does not decide who gets what (that is [`crate::hub`]) and does not know rooms.
 
 use std::{
@@ -13,14 +16,27 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+use axum::extract::ws::Utf8Bytes;
 use shared::{PeerId, ServerMessage};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+/// One message for a connection, serialised: the text of its WebSocket frame. Cheap to clone
+/// (shared bytes), and a queue slot of 32 bytes, where a `ServerMessage` takes over a hundred:
+/// the queue allocates its slots in blocks of 32, one block per connection even when idle.
+pub type Frame = Utf8Bytes;
+
+/// `message` as the text of its frame.
+pub fn frame(message: &ServerMessage) -> Frame {
+    serde_json::to_string(message)
+        .expect("server messages always serialize")
+        .into()
+}
+
 /// What is kept of a connection: its queue and the switches that close it.
 #[derive(Debug, Clone)]
 pub struct Mailbox {
-    pub messages: mpsc::Sender<ServerMessage>,
+    pub messages: mpsc::Sender<Frame>,
     /// Cancelled when the mailbox overflowed: the connection task closes the socket with 1008.
     pub overflowed: CancellationToken,
     /// Cancelled when a newer connection resumed this one's seat (its mailbox replaced this
@@ -31,7 +47,7 @@ pub struct Mailbox {
 
 impl Mailbox {
     /// Whether `self` and `other` are the same connection's mailbox.
-    fn same(&self, other: &mpsc::Sender<ServerMessage>) -> bool {
+    fn same(&self, other: &mpsc::Sender<Frame>) -> bool {
         self.messages.same_channel(other)
     }
 }
@@ -57,7 +73,7 @@ impl Mailboxes {
     /// Forgets `peer`'s mailbox if it is still the one whose queue is `own`; says whether it
     /// was. A connection whose seat was resumed by a newer one finds the newer one's mailbox
     /// there, and must leave it alone.
-    pub fn remove_own(&self, peer: &PeerId, own: &mpsc::Sender<ServerMessage>) -> bool {
+    pub fn remove_own(&self, peer: &PeerId, own: &mpsc::Sender<Frame>) -> bool {
         let mut mailboxes = self.lock();
         match mailboxes.get(peer) {
             Some(mailbox) if mailbox.same(own) => {
@@ -69,7 +85,7 @@ impl Mailboxes {
     }
 
     /// Whether `peer`'s mailbox is still the one whose queue is `own`.
-    pub fn owns(&self, peer: &PeerId, own: &mpsc::Sender<ServerMessage>) -> bool {
+    pub fn owns(&self, peer: &PeerId, own: &mpsc::Sender<Frame>) -> bool {
         self.lock()
             .get(peer)
             .is_some_and(|mailbox| mailbox.same(own))
@@ -112,15 +128,20 @@ impl Mailboxes {
         self.len() == 0
     }
 
-    /// Queues `message` for `peer` without waiting. A full queue marks the peer as too slow;
+    /// Queues `message` for `peer` without waiting (see [`Self::deliver_frame`]).
+    pub fn deliver(&self, peer: &PeerId, message: ServerMessage) {
+        self.deliver_frame(peer, frame(&message));
+    }
+
+    /// Queues `frame` for `peer` without waiting. A full queue marks the peer as too slow;
     /// an unknown peer (gone between lookup and delivery) is skipped, as its `peer_left` is
     /// on its way.
-    pub fn deliver(&self, peer: &PeerId, message: ServerMessage) {
+    pub fn deliver_frame(&self, peer: &PeerId, frame: Frame) {
         let mailboxes = self.lock();
         let Some(mailbox) = mailboxes.get(peer) else {
             return;
         };
-        match mailbox.messages.try_send(message) {
+        match mailbox.messages.try_send(frame) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 // Counted and logged once per connection: more may come before it closes.

@@ -26,8 +26,8 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use futures_util::FutureExt;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use futures_util::{FutureExt, SinkExt};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter, clock::DefaultClock};
 use shared::{ClientMessage, ErrorCode, ParseError, PeerId, ResumeToken, RoomName, ServerMessage};
 use tokio::{sync::mpsc, time::Instant};
 use tokio_util::sync::CancellationToken;
@@ -37,7 +37,7 @@ use crate::{
     AppState,
     hub::Admission,
     limits::{ConnectionSlot, SlotRefusal},
-    mailbox::Mailbox,
+    mailbox::{Frame, Mailbox, frame},
     metrics::{self, CloseReason, IceOutcome, JoinOutcome, RelayKind, UpgradeRefusal},
     presence::{RelayError, Unavailable},
     proxy::ClientAddr,
@@ -47,10 +47,20 @@ use crate::{
 /// closing the connection (1009). Between the two, the frame is read and refused with
 /// `too_large` while the connection stays usable.
 const HARD_FRAME_FACTOR: usize = 4;
-/// Initial size of each connection's read and write buffers. Tungstenite's default (128 KiB
-/// each) would cost ~140 KiB per idle connection; signalling messages are a few hundred bytes
-/// and the buffers still grow for the occasional large SDP.
-const SOCKET_BUFFER_BYTES: usize = 8 * 1024;
+/// Size of each connection's read buffer, which tungstenite allocates and fills at once and
+/// keeps for the connection's life: it is most of what an idle connection costs. Tungstenite's
+/// default (128 KiB) would cost ~140 KiB per idle connection; 8 KiB cost ~7 KiB more than
+/// this. Signalling messages are a few hundred bytes (several fit in one read), and a larger
+/// frame (an SDP) is read whole anyway: the buffer grows to its length once its header is read.
+const READ_BUFFER_BYTES: usize = 1024;
+/// How many bytes of frames tungstenite gathers before writing them to the socket. Nothing is
+/// allocated ahead for it: the buffer grows as frames are queued. Writes are flushed at the
+/// end of each batch ([`WRITE_BATCH`]), so this only lets a batch go out in few system calls.
+const WRITE_BUFFER_BYTES: usize = 8 * 1024;
+/// At most this many queued messages are written before one flush: under a burst a
+/// connection's mailbox holds several, and one system call for all of them instead of one
+/// each is most of what a relay costs the server (the loopback `send` dominates its profile).
+const WRITE_BATCH: usize = 32;
 /// How long a close frame may take to go out before the socket is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// At most this many characters of the parser's complaint go back in a `bad_message`: serde
@@ -101,8 +111,8 @@ pub async fn upgrade(
         .saturating_mul(HARD_FRAME_FACTOR);
     let tracker = state.tracker.clone();
     upgrade
-        .read_buffer_size(SOCKET_BUFFER_BYTES)
-        .write_buffer_size(SOCKET_BUFFER_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(hard_cap)
         .max_frame_size(hard_cap)
         .on_upgrade(move |socket| {
@@ -209,7 +219,7 @@ struct Connection {
     taken_over: CancellationToken,
     /// The sending end of this connection's own mailbox: tells it apart from a newer
     /// connection that took its peer id over.
-    own: mpsc::Sender<ServerMessage>,
+    own: mpsc::Sender<Frame>,
     /// Who is at the other end (behind trusted proxies: the client they named).
     client: ClientAddr,
     /// Whether the upgrade request had an (allowed) `Origin`: only then TURN entries.
@@ -245,8 +255,11 @@ async fn run(
     let mut connection = Connection {
         peer: peer.clone(),
         room: None,
-        messages: RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)),
-        ice_requests: RateLimiter::direct(Quota::per_minute(ice_per_minute)),
+        messages: RateLimiter::direct_with_clock(
+            Quota::per_second(per_second).allow_burst(burst),
+            clock(),
+        ),
+        ice_requests: RateLimiter::direct_with_clock(Quota::per_minute(ice_per_minute), clock()),
         told_rate_limited: false,
         overflowed,
         taken_over,
@@ -268,10 +281,7 @@ async fn run(
         Err(_) => {
             tracing::error!(peer = %connection.peer, "connection task panicked; leaving its room");
             if let Some(room) = connection.room.take() {
-                state
-                    .hub
-                    .leave(&room, &connection.peer, &connection.own)
-                    .await;
+                Box::pin(state.hub.leave(&room, &connection.peer, &connection.own)).await;
             }
             End::Panicked
         }
@@ -280,10 +290,13 @@ async fn run(
     let peer = connection.peer.clone();
     // A resumed seat, and the mailbox under this id, belong to the newer connection now.
     if end != End::Resumed {
-        state
-            .hub
-            .disconnected(connection.room.take(), &peer, &connection.own)
-            .await;
+        // Boxed, like every step that may wait for the store: see `pump`.
+        Box::pin(
+            state
+                .hub
+                .disconnected(connection.room.take(), &peer, &connection.own),
+        )
+        .await;
     }
     if let Some(frame) = end.close_frame() {
         // Best effort: a peer that stopped reading may never take the frame.
@@ -295,11 +308,7 @@ async fn run(
 
 impl Connection {
     /// Runs until the connection ends, and says why.
-    async fn serve(
-        &mut self,
-        socket: &mut WebSocket,
-        mailbox: &mut mpsc::Receiver<ServerMessage>,
-    ) -> End {
+    async fn serve(&mut self, socket: &mut WebSocket, mailbox: &mut mpsc::Receiver<Frame>) -> End {
         match self.pump(socket, mailbox).await {
             Err(end) => end,
         }
@@ -308,7 +317,7 @@ impl Connection {
     async fn pump(
         &mut self,
         socket: &mut WebSocket,
-        mailbox: &mut mpsc::Receiver<ServerMessage>,
+        mailbox: &mut mpsc::Receiver<Frame>,
     ) -> Result<std::convert::Infallible, End> {
         let shutdown = self.state.shutdown.clone();
         let mut heartbeat = tokio::time::interval(self.state.limits.heartbeat_interval);
@@ -324,10 +333,15 @@ impl Connection {
             // relayed earlier (tests rely on it: a `pong` proves nothing was waiting).
             tokio::select! {
                 biased;
-                () = shutdown.cancelled() => return Err(self.flush(socket, mailbox).await),
+                () = shutdown.cancelled() => return Err(Box::pin(self.flush(socket, mailbox)).await),
                 () = self.overflowed.cancelled() => return Err(End::TooSlow),
                 () = self.taken_over.cancelled() => return Err(End::Resumed),
-                Some(message) = mailbox.recv() => self.send(socket, &message).await?,
+                Some(first) = mailbox.recv() => {
+                    // What else is already waiting goes out with it, in one flush.
+                    let queued = std::iter::from_fn(|| mailbox.try_recv().ok()).take(WRITE_BATCH - 1);
+                    let frames = std::iter::once(first).chain(queued).map(Message::Text);
+                    self.send_raw(socket, frames).await?;
+                }
                 frame = socket.recv() => {
                     let frame = match frame {
                         Some(Ok(frame)) => frame,
@@ -335,23 +349,26 @@ impl Connection {
                         None => return Err(End::Gone),
                     };
                     last_heard = Instant::now();
+                    // Handling a frame may wait for the store or the ICE provider: its future
+                    // is boxed, so that its size (kilobytes, with Redis and HTTP clients inside)
+                    // is paid while a frame is handled, not by every idle connection's task.
                     let replies = match frame {
-                        Message::Text(text) => self.on_frame(Some(text.as_str()), text.len()).await,
-                        Message::Binary(bytes) => self.on_frame(None, bytes.len()).await,
+                        Message::Text(text) => Box::pin(self.on_frame(Some(text.as_str()), text.len())).await,
+                        Message::Binary(bytes) => Box::pin(self.on_frame(None, bytes.len())).await,
                         // Pings are answered by the WebSocket layer; pongs only prove liveness.
                         Message::Ping(_) | Message::Pong(_) => Vec::new(),
                         Message::Close(_) => return Err(End::Gone),
                     };
-                    for reply in replies {
-                        metrics::replied(&reply);
-                        self.send(socket, &reply).await?;
+                    for reply in &replies {
+                        metrics::replied(reply);
                     }
+                    self.send_raw(socket, replies.iter().map(text_frame)).await?;
                 }
                 _ = heartbeat.tick() => {
                     if last_heard.elapsed() >= self.state.limits.heartbeat_timeout {
                         return Err(End::Silent);
                     }
-                    self.send_raw(socket, Message::Ping(Default::default())).await?;
+                    self.send_raw(socket, std::iter::once(Message::Ping(Default::default()))).await?;
                 }
                 _ = refresh.tick() => {
                     if let Some(room) = &self.room {
@@ -365,24 +382,41 @@ impl Connection {
 
     /// Writes one message, giving up when the mailbox overflows meanwhile.
     async fn send(&self, socket: &mut WebSocket, message: &ServerMessage) -> Result<(), End> {
-        self.send_raw(socket, text_frame(message)).await
+        self.send_raw(socket, std::iter::once(text_frame(message)))
+            .await
     }
 
+    /// Writes `messages`, then flushes once, giving up when the mailbox overflows meanwhile.
     /// Not cut short by shutdown: a write already started finishes (within the write timeout),
-    /// so the message is not lost, and shutdown then flushes the rest of the mailbox.
-    async fn send_raw(&self, socket: &mut WebSocket, message: Message) -> Result<(), End> {
+    /// so the messages are not lost, and shutdown then flushes the rest of the mailbox.
+    async fn send_raw(
+        &self,
+        socket: &mut WebSocket,
+        messages: impl Iterator<Item = Message> + Send,
+    ) -> Result<(), End> {
         tokio::select! {
-            result = self.write(socket, message) => result,
+            result = self.write(socket, messages) => result,
             () = self.overflowed.cancelled() => Err(End::TooSlow),
             () = self.taken_over.cancelled() => Err(End::Resumed),
         }
     }
 
-    /// One write, bounded by the write timeout: a peer that stopped reading makes the kernel's
-    /// buffers fill and the write wait for ever, and while it waits nothing else of this
-    /// connection runs (not even the heartbeat check), so it is dropped instead.
-    async fn write(&self, socket: &mut WebSocket, message: Message) -> Result<(), End> {
-        match tokio::time::timeout(self.state.limits.write_timeout, socket.send(message)).await {
+    /// One write of a batch of messages and its flush, bounded by the write timeout: a peer
+    /// that stopped reading makes the kernel's buffers fill and the write wait for ever, and
+    /// while it waits nothing else of this connection runs (not even the heartbeat check), so
+    /// it is dropped instead.
+    async fn write(
+        &self,
+        socket: &mut WebSocket,
+        messages: impl Iterator<Item = Message> + Send,
+    ) -> Result<(), End> {
+        let written = async {
+            for message in messages {
+                socket.feed(message).await?;
+            }
+            SinkExt::flush(socket).await
+        };
+        match tokio::time::timeout(self.state.limits.write_timeout, written).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(End::Gone),
             Err(_) => {
@@ -395,17 +429,12 @@ impl Connection {
     /// At shutdown: writes what is already queued for this connection before its close frame,
     /// each write bounded by the write timeout (and the whole by the server's grace period,
     /// after which the process stops waiting).
-    async fn flush(
-        &self,
-        socket: &mut WebSocket,
-        mailbox: &mut mpsc::Receiver<ServerMessage>,
-    ) -> End {
-        while let Ok(message) = mailbox.try_recv() {
-            if let Err(end) = self.write(socket, text_frame(&message)).await {
-                return end;
-            }
+    async fn flush(&self, socket: &mut WebSocket, mailbox: &mut mpsc::Receiver<Frame>) -> End {
+        let queued = std::iter::from_fn(|| mailbox.try_recv().ok()).map(Message::Text);
+        match self.write(socket, queued).await {
+            Ok(()) => End::Shutdown,
+            Err(end) => end,
         }
-        End::Shutdown
     }
 
     /// One frame from the browser (`text` is `None` for a binary frame): the replies to send.
@@ -614,8 +643,16 @@ fn not_in_room() -> ServerMessage {
 }
 
 fn text_frame(message: &ServerMessage) -> Message {
-    let text = serde_json::to_string(message).expect("server messages always serialize");
-    Message::Text(text.into())
+    Message::Text(frame(message))
+}
+
+/// The clock of every connection's rate limiters, made once: making one reads the CPU's
+/// features and calibrates (a few percent of the server's time when thousands connect at
+/// once, in a profile), and a clone is a copy.
+fn clock() -> DefaultClock {
+    static CLOCK: std::sync::LazyLock<DefaultClock> =
+        std::sync::LazyLock::new(DefaultClock::default);
+    CLOCK.clone()
 }
 
 /// `detail` cut to [`MAX_DETAIL_CHARS`] characters, with an ellipsis when something was cut.
