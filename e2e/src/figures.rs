@@ -12,6 +12,19 @@ pub fn median(values: &mut [f64]) -> f64 {
     }
 }
 
+/// `/proc/loadavg`'s first three fields: how busy the machine was (timings depend on it when
+/// other work shares the cores).
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::median;

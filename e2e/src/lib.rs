@@ -25,6 +25,7 @@ pub mod media;
 pub mod mesh;
 pub mod mitm;
 pub mod network;
+pub mod page_load;
 pub mod probe;
 pub mod process;
 
@@ -39,7 +40,7 @@ use anyhow::{Context, bail};
 pub use browser::{Browser, BrowserOptions, CallStats};
 pub use call::{connect, connected_call, join_both};
 pub use default_route::DefaultRoute;
-pub use figures::median;
+pub use figures::{load_average, median};
 pub use frames::{FrameGaps, FrameWatch};
 pub use media::{MIN_ENERGY_RISE, wait_media_flowing};
 pub use mitm::SignallingMitm;

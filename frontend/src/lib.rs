@@ -19,22 +19,22 @@ pub mod pages;
 pub mod session;
 
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
 
-use crate::pages::{CheckPage, HomePage, NotFound, RoomPage};
+use crate::pages::{Address, CheckPage, HomePage, NotFound, RoomPage, Route};
 
 /// The whole app: `/` starts or joins a room, `/room/<name>` is the room, `/check` tests the
 /// connection.
 #[component]
 pub fn App() -> impl IntoView {
-    view! {
-        <Router>
-            <Routes fallback=NotFound>
-                <Route path=path!("/") view=HomePage/>
-                <Route path=path!("/room/:name") view=RoomPage/>
-                <Route path=path!("/check") view=CheckPage/>
-            </Routes>
-        </Router>
+    let address = Address::follow_history();
+    provide_context(address);
+    // A memo: the page is rebuilt only when the route changes (another room's name included:
+    // moving to another room tears the old session down).
+    let route = Memo::new(move |_| address.route());
+    move || match route.get() {
+        Route::Home => view! { <HomePage/> }.into_any(),
+        Route::Room(name) => view! { <RoomPage name/> }.into_any(),
+        Route::Check => view! { <CheckPage/> }.into_any(),
+        Route::NotFound => view! { <NotFound/> }.into_any(),
     }
 }

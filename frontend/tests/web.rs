@@ -478,7 +478,9 @@ fn by_id<T: JsCast>(id: &str) -> T {
 async fn start_page_validates_room_names() {
     let container = container();
     let handle = leptos::mount::mount_to(container.clone(), || {
-        view! { <leptos_router::components::Router><frontend::pages::HomePage/></leptos_router::components::Router> }
+        // The app gives the pages the address they move with.
+        provide_context(frontend::pages::Address::follow_history());
+        view! { <frontend::pages::HomePage/> }
     });
     assert_eq!(
         by_id::<HtmlButtonElement>("start-call")

@@ -2,11 +2,11 @@
 
 use leptos::html::Input;
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
 use shared::RoomName;
 
 use crate::browser::random::random_bytes;
 use crate::call::room_name::{self, RANDOM_BYTES};
+use crate::pages::Address;
 
 /// The part of what the person typed that names the room: a whole pasted link works too.
 pub fn room_name_from_input(input: &str) -> &str {
@@ -18,16 +18,13 @@ pub fn room_name_from_input(input: &str) -> &str {
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let navigate = use_navigate();
+    let address = use_context::<Address>().expect("the app provides the address");
     let name_input = NodeRef::<Input>::new();
     let name_error = RwSignal::new(None::<String>);
 
-    let start = {
-        let navigate = navigate.clone();
-        move |_| {
-            let room = room_name::from_random_bytes(random_bytes::<RANDOM_BYTES>());
-            navigate(&format!("/room/{room}"), Default::default());
-        }
+    let start = move |_| {
+        let room = room_name::from_random_bytes(random_bytes::<RANDOM_BYTES>());
+        address.go(&format!("/room/{room}"));
     };
     let join = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -38,7 +35,7 @@ pub fn HomePage() -> impl IntoView {
         match RoomName::new(room_name_from_input(&typed)) {
             Ok(room) => {
                 name_error.set(None);
-                navigate(&format!("/room/{room}"), Default::default());
+                address.go(&format!("/room/{room}"));
             }
             Err(reason) => name_error.set(Some(format!("That name cannot be used: {reason}."))),
         }

@@ -8,7 +8,6 @@
 use std::rc::Rc;
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 use shared::RoomName;
 use wasm_bindgen::JsCast;
 
@@ -25,11 +24,11 @@ use crate::session::chat_ui::LogEntry;
 
 /// Validates the name in the address, then shows the room (or why the name is wrong).
 #[component]
-pub fn RoomPage() -> impl IntoView {
-    let params = use_params_map();
-    let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
-    // Keyed on the name: moving to another room tears the old session down.
-    move || match RoomName::new(name.get()) {
+pub fn RoomPage(
+    /// The name in the address (`/room/<name>`), not yet validated.
+    name: String,
+) -> impl IntoView {
+    match RoomName::new(name) {
         Ok(room) => view! { <Room room/> }.into_any(),
         Err(reason) => view! {
             <main class="page">

@@ -1,0 +1,46 @@
+//! What a page load costs, read from the page itself: the app's `app-interactive` mark (set
+//! once the app is mounted) and the Resource Timing entries of everything the page fetched.
+//! Used by the page benchmark (`scripts/bench page`); nothing here asserts a speed.
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::Browser;
+
+/// `performance.getEntriesByName('app-interactive')[0].startTime`, awaited: milliseconds from
+/// navigation start until the app was mounted and interactive.
+pub async fn interactive_ms(browser: &Browser) -> anyhow::Result<f64> {
+    browser
+        .wait_for(
+            "return performance.getEntriesByName('app-interactive').length > 0;",
+            "app-interactive mark",
+        )
+        .await?;
+    browser
+        .eval("return performance.getEntriesByName('app-interactive')[0].startTime;")
+        .await?
+        .as_f64()
+        .context("mark time")
+}
+
+/// One file the page fetched (the document itself included), as Resource Timing saw it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fetched {
+    /// Its absolute URL.
+    pub name: String,
+    /// Bytes on the wire for the body (compressed, as the server sent it); 0 from the cache.
+    pub encoded_body_size: f64,
+}
+
+/// Every file the current page fetched so far: the navigation entry, then each resource.
+pub async fn fetched(browser: &Browser) -> anyhow::Result<Vec<Fetched>> {
+    let entries = browser
+        .eval(
+            "return [...performance.getEntriesByType('navigation'), \
+                     ...performance.getEntriesByType('resource')] \
+               .map(e => ({ name: e.name, encodedBodySize: e.encodedBodySize }));",
+        )
+        .await?;
+    serde_json::from_value(entries).context("resource timing entries")
+}
