@@ -17,6 +17,11 @@
 //! coturn, fresh headless Chromiums per run, cold caches) and must run in a loopback-only
 //! namespace: `scripts/bench call`. Arguments: `two` or `four` runs only that case;
 //! `--twilio-delay-ms N` gets the ICE servers from the Twilio stand-in, answering N ms late.
+//!
+//! For experiments (where does the time go?) without rebuilding the page: `CALL_BENCH_RUNS=N`
+//! runs N runs instead of 10, and `CALL_BENCH_EXTRA_JS='…'` runs that script (a function
+//! body) on every page of the two-person case right after the timeline's watch is installed,
+//! e.g. to stub a browser API on both pages or, testing `location.pathname`, on one.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -166,12 +171,12 @@ struct CallRun {
 }
 
 impl CallRun {
-    fn caller_frame(&self) -> f64 {
-        self.caller["first frame decoded"]
+    fn caller_frame(&self) -> Option<f64> {
+        self.caller.get("first frame decoded").copied()
     }
 
-    fn callee_frame(&self) -> f64 {
-        self.callee["first frame decoded"]
+    fn callee_frame(&self) -> Option<f64> {
+        self.callee.get("first frame decoded").copied()
     }
 }
 
@@ -197,6 +202,9 @@ async fn one_call(
     for person in [&alice, &bob] {
         person.goto(&url).await?;
         person.eval(timeline::INSTALL).await?;
+        if let Ok(extra) = std::env::var("CALL_BENCH_EXTRA_JS") {
+            person.eval(&extra).await?;
+        }
         if page == Page::App {
             interactive.push(interactive_ms(person).await?);
         }
@@ -259,7 +267,11 @@ async fn two_people(
 ) -> anyhow::Result<()> {
     let mut runs: BTreeMap<&str, Vec<CallRun>> = BTreeMap::new();
     let mut interactive = Vec::new();
-    for run in 1..=RUNS {
+    let runs_wanted: usize = std::env::var("CALL_BENCH_RUNS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(RUNS);
+    for run in 1..=runs_wanted {
         // Alternating which goes first spreads any drift of the machine's load over both.
         let order = if run % 2 == 1 {
             [Page::App, Page::Reference]
@@ -288,7 +300,7 @@ async fn two_people(
         None => "ICE servers from the backend (coturn credentials)".to_owned(),
     };
     println!(
-        "median of {RUNS} (loopback, fake devices, headless Chromium, cold cache; {ice}; Call pressed {} ms after it is enabled; load average {}):",
+        "median of {runs_wanted} (loopback, fake devices, headless Chromium, cold cache; {ice}; Call pressed {} ms after it is enabled; load average {}):",
         REACTION.as_millis(),
         load_average()
     );
@@ -307,19 +319,23 @@ async fn two_people(
             timeline_line(&callee, CALLEE_STEPS)
         );
     }
-    let figure = |page: Page, side: fn(&CallRun) -> f64| {
-        let mut values: Vec<f64> = runs[page.name()].iter().map(side).collect();
-        median(&mut values)
+    let figure = |page: Page, side: fn(&CallRun) -> Option<f64>| {
+        let mut values: Vec<f64> = runs[page.name()].iter().filter_map(side).collect();
+        (!values.is_empty()).then(|| median(&mut values))
     };
-    for (side, of) in [
-        ("caller", CallRun::caller_frame as fn(&CallRun) -> f64),
-        ("callee", CallRun::callee_frame),
+    for (what, of) in [
+        (
+            "first remote frame decoded, caller",
+            CallRun::caller_frame as fn(&CallRun) -> Option<f64>,
+        ),
+        ("first remote frame decoded, callee", CallRun::callee_frame),
     ] {
-        let (app, reference) = (figure(Page::App, of), figure(Page::Reference, of));
-        println!(
-            "  Call pressed → first remote frame decoded, {side}: app {app:.0} ms, reference {reference:.0} ms, ratio {:.2}",
-            app / reference
-        );
+        if let (Some(app), Some(reference)) = (figure(Page::App, of), figure(Page::Reference, of)) {
+            println!(
+                "  Call pressed → {what}: app {app:.0} ms, reference {reference:.0} ms, ratio {:.2}",
+                app / reference
+            );
+        }
     }
     println!(
         "  navigation → page interactive (app):              {:.0} ms",
