@@ -21,7 +21,11 @@
 //! For experiments (where does the time go?) without rebuilding the page: `CALL_BENCH_RUNS=N`
 //! runs N runs instead of 10, and `CALL_BENCH_EXTRA_JS='…'` runs that script (a function
 //! body) on every page of the two-person case right after the timeline's watch is installed,
-//! e.g. to stub a browser API on both pages or, testing `location.pathname`, on one.
+//! e.g. to stub a browser API on both pages or, testing `location.pathname`, on one;
+//! `CALL_BENCH_PRINT_JS='…'` runs that script (a function body, `PRESSED` holding when Call
+//! was pressed, epoch ms) on both pages once the caller decoded a frame and prints what it
+//! returns, e.g. what a probe put in by `CALL_BENCH_EXTRA_JS` recorded (`bench/call-probe.js`
+//! is one: where each page's main thread goes during the set-up).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -223,6 +227,14 @@ async fn one_call(
     };
     let caller = relative(timeline::until_first_frame(&alice).await?);
     let callee = relative(timeline::until_first_frame(&bob).await?);
+    if let Ok(print) = std::env::var("CALL_BENCH_PRINT_JS") {
+        for (side, person) in [("caller", &alice), ("callee", &bob)] {
+            let printed = person
+                .eval(&format!("const PRESSED = {pressed_at};\n{print}"))
+                .await?;
+            println!("  {} {side}: {printed}", page.name());
+        }
+    }
     alice.quit().await?;
     bob.quit().await?;
     Ok(CallRun { caller, callee })
