@@ -6,7 +6,8 @@
 // after Call was pressed:
 // - GAPS: when the main thread could not run a task for more than 4 ms, and for how long
 //   (a MessageChannel ping-pong from the first RTCPeerConnection call, or the press, for 1.5 s);
-// - CALLS: each RTCPeerConnection / RTCRtpSender method called, when, how long its synchronous
+// - CALLS: each RTCPeerConnection / RTCRtpSender method called (the getters only when they held
+//   the thread over 2 ms), when, how long its synchronous
 //   part took and when its promise settled (negative: rejected);
 // - WS handlers: each WebSocket message handler (the app's; the reference page sets `onmessage`
 //   before the probe is installed), when and how long it ran synchronously;
@@ -44,7 +45,8 @@ const wrap = (proto, names, tag) => {
   }
 };
 wrap(RTCPeerConnection.prototype, ['setLocalDescription', 'setRemoteDescription', 'addIceCandidate', 'createDataChannel', 'addTrack', 'addTransceiver', 'createOffer', 'createAnswer'], '');
-wrap(RTCRtpSender.prototype, ['setParameters', 'replaceTrack'], 'sender.');
+wrap(RTCPeerConnection.prototype, ['getTransceivers', 'getSenders', 'getReceivers'], '');
+wrap(RTCRtpSender.prototype, ['setParameters', 'getParameters', 'replaceTrack'], 'sender.');
 const ows = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onmessage');
 Object.defineProperty(WebSocket.prototype, 'onmessage', { configurable: true, get() { return ows.get.call(this); }, set(f) {
   ows.set.call(this, f && function (ev) { const t0 = at(); const r = f.call(this, ev); const d = typeof ev.data === 'string' ? ev.data : ''; P.ws.push([t0, at() - t0, (d.match(/"type":"(\w+)"/) || [])[1]]); return r; });
@@ -61,9 +63,10 @@ window.__probeReport = (pressed) => {
   const r = (x) => Math.round(x - pressed);
   const f = (x) => Math.round(x * 10) / 10;
   const gaps = P.gaps.filter(([t]) => t > pressed - 5).map(([t, d]) => `${r(t)}+${f(d)}`).join(' ');
-  const calls = P.calls.filter(([, t]) => t > pressed - 5).map(([n, t, s, a]) => `${n}@${r(t)} sync ${f(s)} done ${a === null ? '-' : f(a)}`).join('; ');
+  const calls = P.calls.filter(([n, t, s]) => t > pressed - 5 && !(/get[A-Z]/.test(n) && s < 2)).map(([n, t, s, a]) => `${n}@${r(t)} sync ${f(s)} done ${a === null ? '-' : f(a)}`).join('; ');
+  const getters = P.calls.filter(([n, t]) => t > pressed - 5 && /get[A-Z]/.test(n)).length;
   const ws = P.ws.filter(([t]) => t > pressed - 5).map(([t, d, k]) => `${k}@${r(t)}+${f(d)}`).join(' ');
   const long = P.long.map(([t, d]) => typeof t === 'number' ? `${r(t)}+${f(d)}` : `${t} ${d}`).join(' ');
-  return `\n    GAPS>4ms: ${gaps}\n    CALLS: ${calls}\n    WS handlers: ${ws}\n    LONGTASKS: ${long}`;
+  return `\n    GAPS>4ms: ${gaps}\n    CALLS (getters only when over 2 ms; ${getters} getter calls): ${calls}\n    WS handlers: ${ws}\n    LONGTASKS: ${long}`;
 };
 return true;
