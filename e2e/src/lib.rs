@@ -28,6 +28,8 @@ pub mod network;
 pub mod page_load;
 pub mod probe;
 pub mod process;
+pub mod reference;
+pub mod timeline;
 
 use std::{
     net::TcpListener,
@@ -102,6 +104,9 @@ pub struct StackOptions {
     pub coturn: bool,
     /// Start the Twilio stand-in, handing out the coturn's TURN URL with real credentials.
     pub twilio: bool,
+    /// With `twilio`: the stand-in answers each token request this many milliseconds late
+    /// (its `--delay-ms`; 0 answers at once).
+    pub twilio_delay_ms: u64,
     /// Only relayed candidates (`--ice-transport-policy relay`).
     pub relay_only: bool,
     /// Two backend instances sharing presence through a fresh `redis-server`.
@@ -145,7 +150,7 @@ impl Stack {
         }
         let twilio = match (&coturn, options.twilio) {
             (Some(turn), true) => {
-                let twilio = TwilioProcess::start(turn).await?;
+                let twilio = TwilioProcess::start(turn, options.twilio_delay_ms).await?;
                 args.extend([
                     "--twilio-account-sid".into(),
                     twilio.account_sid.clone(),

@@ -239,7 +239,8 @@ pub struct TwilioProcess {
 }
 
 impl TwilioProcess {
-    pub async fn start(coturn: &Coturn) -> anyhow::Result<Self> {
+    /// Starts the stand-in; it answers each token request `delay_ms` late (0: at once).
+    pub async fn start(coturn: &Coturn, delay_ms: u64) -> anyhow::Result<Self> {
         let account_sid = format!("AC{:032x}", rand::random::<u128>());
         let auth_token = format!("{:032x}", rand::random::<u128>());
         let mut command = Command::new(sibling_binary("twilio-standin")?);
@@ -257,6 +258,7 @@ impl TwilioProcess {
                 "--turn-secret",
                 &coturn.secret,
             ])
+            .args(["--delay-ms", &delay_ms.to_string()])
             .stdout(Stdio::piped())
             .stderr(log_file("twilio-standin")?);
         let mut child = GroupChild::spawn(&mut command).context("starting the Twilio stand-in")?;

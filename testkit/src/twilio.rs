@@ -48,7 +48,8 @@ pub enum Behaviour {
     TooManyRequests,
     /// A 500 from Twilio's side.
     ServerError,
-    /// Wait this long, then succeed (to exercise the caller's timeout).
+    /// Wait this long, then succeed (to exercise the caller's timeout, or to bench a distant
+    /// Twilio: the stand-in's `--delay-ms`).
     Slow(Duration),
     /// 201 with a token whose `ttl` field is this text whatever was asked (an endpoint that
     /// misbehaves: a huge or malformed lifetime).

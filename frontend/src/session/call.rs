@@ -638,7 +638,8 @@ impl Session {
         }
     }
 
-    /// Sets an accepted description, answers an offer, then adds the candidates that waited.
+    /// Sets an accepted description, then answers an offer and adds the candidates that
+    /// waited, together.
     fn set_remote_description(
         &self,
         key: CallKey,
@@ -667,6 +668,27 @@ impl Session {
                 }
                 return;
             };
+            // The held candidates go in at once, beside the answer (this task reaches the
+            // answer's `setLocalDescription` before the spawned one runs, so the operations
+            // chain makes the answer first): the answerer starts its connectivity checks as
+            // soon as the answer is set, rather than after it was sent and the upload budget
+            // applied, one candidate's round trip after another.
+            {
+                let this = this.clone();
+                let key = key.clone();
+                let peer = Rc::clone(&peer);
+                spawn_local(async move {
+                    let Some(session) = this.upgrade() else {
+                        return;
+                    };
+                    futures::future::join_all(
+                        pending
+                            .into_iter()
+                            .map(|candidate| session.add_remote_candidate(&key, &peer, candidate)),
+                    )
+                    .await;
+                });
+            }
             if kind == DescriptionKind::Offer {
                 let answered = peer.set_local_description().await;
                 session.with_call(&key, |call, transport| match answered {
@@ -681,9 +703,6 @@ impl Session {
             // A negotiation may have made senders (or their encodings) anew: each takes its
             // share of the upload budget again.
             session.calls_changed();
-            for candidate in pending {
-                session.add_remote_candidate(&key, &peer, candidate).await;
-            }
         });
     }
 

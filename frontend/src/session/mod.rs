@@ -266,7 +266,11 @@ impl Session {
                 state.room.others().len(),
             )
         };
-        self.ui.others.set(others);
+        // Every relayed message passes here (a call's candidates come one message each):
+        // unchanged values are not set again, which would re-run what reads them.
+        if self.ui.others.get_untracked() != others {
+            self.ui.others.set(others);
+        }
         if let Some(transport) = transport {
             if joined {
                 transport.joined();
@@ -274,10 +278,14 @@ impl Session {
             // Relays that waited for us or for them to be back in the room go out now.
             transport.set_members(members);
         }
-        if joined || matches!(presence, Presence::Full { .. }) {
+        if (joined || matches!(presence, Presence::Full { .. }))
+            && self.ui.server_note.get_untracked()
+        {
             self.ui.server_note.set(false);
         }
-        self.ui.presence.set(presence);
+        if self.ui.presence.get_untracked() != presence {
+            self.ui.presence.set(presence);
+        }
         if presence == Presence::PeerLeft {
             self.ui.peer_left.set(true);
         }

@@ -2,10 +2,10 @@
 //!
 //! Prints `listening on <address>` once ready. Never pointed at, nor reaching, the internet.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use clap::Parser;
-use testkit::twilio::{Account, IceUrls, TwilioStandIn};
+use testkit::twilio::{Account, Behaviour, IceUrls, TwilioStandIn};
 
 /// A local server answering as Twilio's `Tokens.json` endpoint does.
 #[derive(Debug, Parser)]
@@ -28,6 +28,10 @@ struct Args {
     /// coturn `static-auth-secret`: TURN credentials become real TURN REST credentials.
     #[arg(long)]
     turn_secret: Option<String>,
+    /// Answer every token request this many milliseconds late, as a distant or busy Twilio
+    /// would (`scripts/bench call --twilio-delay-ms`); 0 answers at once.
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
 }
 
 #[tokio::main]
@@ -47,6 +51,9 @@ async fn main() -> anyhow::Result<()> {
         auth_token: args.auth_token,
     };
     let standin = TwilioStandIn::spawn(listener, account, urls)?;
+    if args.delay_ms > 0 {
+        standin.set_behaviour(Behaviour::Slow(Duration::from_millis(args.delay_ms)));
+    }
     println!("listening on {}", standin.address);
     std::future::pending::<()>().await;
     Ok(())
