@@ -50,9 +50,10 @@ const HARD_FRAME_FACTOR: usize = 4;
 /// Size of each connection's read buffer, which tungstenite allocates and fills at once and
 /// keeps for the connection's life: it is most of what an idle connection costs. Tungstenite's
 /// default (128 KiB) would cost ~140 KiB per idle connection; 8 KiB cost ~7 KiB more than
-/// this. Signalling messages are a few hundred bytes (several fit in one read), and a larger
+/// this, and 1 KiB about 0.5 KiB more than 512 B (7.9 against 8.4 KiB per joined idle
+/// connection, `scripts/bench node`). Signalling messages are a few hundred bytes, and a larger
 /// frame (an SDP) is read whole anyway: the buffer grows to its length once its header is read.
-const READ_BUFFER_BYTES: usize = 1024;
+const READ_BUFFER_BYTES: usize = 512;
 /// How many bytes of frames tungstenite gathers before writing them to the socket. Nothing is
 /// allocated ahead for it: the buffer grows as frames are queued. Writes are flushed at the
 /// end of each batch ([`WRITE_BATCH`]), so this only lets a batch go out in few system calls.
