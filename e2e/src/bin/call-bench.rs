@@ -34,8 +34,9 @@ use anyhow::{Context, bail};
 use e2e::{
     Browser, BrowserOptions, Signal, Stack, StackOptions,
     cpu::browser_cpu_percent,
-    median,
+    load_average, median,
     mesh::{peer_id, wait_mesh_connected, wait_mesh_flowing},
+    page_load::interactive_ms,
     reference::ReferenceServer,
     timeline::{self, CALLEE_STEPS, CALLER_STEPS},
 };
@@ -67,25 +68,6 @@ const poll = async () => {
 poll();
 return true;
 "#;
-
-const INTERACTIVE: &str = r#"
-const mark = performance.getEntriesByName('app-interactive')[0];
-return mark ? mark.startTime : null;
-"#;
-
-async fn interactive_ms(browser: &Browser) -> anyhow::Result<f64> {
-    browser
-        .wait_for(
-            "return performance.getEntriesByName('app-interactive').length > 0;",
-            "app-interactive mark",
-        )
-        .await?;
-    browser
-        .eval(INTERACTIVE)
-        .await?
-        .as_f64()
-        .context("mark time")
-}
 
 /// What to run.
 struct Args {
@@ -460,17 +442,4 @@ async fn four_people(stack: &Stack) -> anyhow::Result<()> {
         cpu.context("the last run measures the CPU")?
     );
     Ok(())
-}
-
-/// `/proc/loadavg`'s first three fields: how busy the machine was (the figures above depend on
-/// it when other work shares the cores).
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".into())
 }
