@@ -369,16 +369,6 @@ async fn redis_restart_refuses_joins_then_recovers() {
     assert!(matches!(bob.recv().await, ServerMessage::Offer { .. }));
 }
 
-/// The instance id in `peer`'s entry of `room`.
-async fn instance_of(redis: &RedisServer, room: &str, peer: &shared::PeerId) -> String {
-    let entries = redis.room_entries(room).await;
-    entries
-        .iter()
-        .find_map(|entry| entry.strip_prefix(&format!("{peer} ")))
-        .unwrap_or_else(|| panic!("{peer} is not in {room}: {entries:?}"))
-        .to_owned()
-}
-
 /// An instance with many rooms behind a slow link to Redis (120 ms per round trip), so that
 /// one sweep over its rooms takes more than twice the expiry: its liveness key never expires
 /// meanwhile (it is refreshed by a task of its own), so the other instance never takes its
@@ -404,7 +394,7 @@ async fn a_slow_sweep_never_lets_the_liveness_key_expire() {
     let mut bob = fast.joined("busy-0").await;
     let alice = &mut members[0];
     alice.expect_joined_by(bob.id(), "busy-0").await;
-    let instance = instance_of(&redis, "busy-0", &alice.id()).await;
+    let instance = redis.instance_of("busy-0", &alice.id()).await;
     // 30 rooms at 120 ms each: every sweep takes 3.6 s, the expiry is 1.5 s. Watch the key
     // through several sweeps; the old heartbeat, which swept between two refreshes, lost it
     // within the first.
@@ -438,7 +428,7 @@ async fn a_relay_from_a_removed_member_is_refused() {
             ServerMessage::PeerJoined { peer: dave.id() }
         );
     }
-    let instance = instance_of(&redis, "removed", &alice.id()).await;
+    let instance = redis.instance_of("removed", &alice.id()).await;
     let removed: i64 = redis
         .query(
             redis::cmd("LREM")

@@ -8,8 +8,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{PATIENCE, RedisServer, TestServer, assert_quiet_across, cluster_with, pair_across};
-use shared::{ClientMessage, ErrorCode, PeerId, ServerMessage};
+use common::{PATIENCE, TestServer, assert_quiet_across, cluster_with, pair_across};
+use shared::{ClientMessage, ErrorCode, ServerMessage};
 use tokio::time::Instant;
 
 /// An offer without `to` carrying `sdp`.
@@ -46,16 +46,6 @@ async fn relay_twice(sender: &mut common::Client, receiver: &mut common::Client)
             }
         );
     }
-}
-
-/// The instance id in `peer`'s entry of `room`.
-async fn instance_of(redis: &RedisServer, name: &str, peer: &PeerId) -> String {
-    let entries = redis.room_entries(name).await;
-    entries
-        .iter()
-        .find_map(|entry| entry.strip_prefix(&format!("{peer} ")))
-        .unwrap_or_else(|| panic!("{peer} is not in {name}: {entries:?}"))
-        .to_owned()
 }
 
 /// While Redis answers nothing at all (`CLIENT PAUSE`), a relay between two members of the
@@ -148,7 +138,7 @@ async fn a_member_who_left_is_never_relayed_to() {
 async fn a_relayed_message_is_delivered_only_in_its_room() {
     let (redis, one, two) = cluster_with(rooms_of(2)).await;
     let (alice, mut bob) = pair_across(&one, &two, "old-room").await;
-    let instance = instance_of(&redis, "old-room", &bob.id()).await;
+    let instance = redis.instance_of("old-room", &bob.id()).await;
     bob.send(&ClientMessage::Leave).await;
     bob.join("new-room").await;
     let mut frank = one.joined("new-room").await;
@@ -186,7 +176,7 @@ async fn after_a_redis_restart_the_copy_is_not_trusted() {
     .await;
     let (mut alice, mut dave) = one.pair("restarted").await;
     relay_twice(&mut alice, &mut dave).await;
-    let instance = instance_of(&redis, "restarted", &alice.id()).await;
+    let instance = redis.instance_of("restarted", &alice.id()).await;
     redis.restart().await;
     // The instance has noticed: it is subscribed to the new, empty Redis.
     let deadline = Instant::now() + PATIENCE;
@@ -233,7 +223,7 @@ async fn an_unannounced_change_is_seen_within_a_sweep() {
     let (redis, one, two) = cluster_with(rooms_of(3)).await;
     let (mut alice, mut bob) = pair_across(&one, &two, "silent").await;
     relay_twice(&mut alice, &mut bob).await;
-    let instance = instance_of(&redis, "silent", &bob.id()).await;
+    let instance = redis.instance_of("silent", &bob.id()).await;
     redis
         .query::<()>(
             redis::cmd("RPUSH")

@@ -656,6 +656,16 @@ impl RedisServer {
         .await
     }
 
+    /// The instance id in `peer`'s entry of `room`.
+    pub async fn instance_of(&self, room: &str, peer: &PeerId) -> String {
+        let entries = self.room_entries(room).await;
+        entries
+            .iter()
+            .find_map(|entry| entry.strip_prefix(&format!("{peer} ")))
+            .unwrap_or_else(|| panic!("{peer} is not in {room}: {entries:?}"))
+            .to_owned()
+    }
+
     /// Kills the server (as a crash would: its data is gone).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
