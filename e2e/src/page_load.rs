@@ -44,3 +44,44 @@ pub async fn fetched(browser: &Browser) -> anyhow::Result<Vec<Fetched>> {
         .await?;
     serde_json::from_value(entries).context("resource timing entries")
 }
+
+/// Where the time to interactive went on one load, in milliseconds from navigation start
+/// (`None`: the page has no such entry, e.g. a file served from the memory cache).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct Timeline {
+    /// The document received (`responseEnd` of the navigation entry).
+    pub document: Option<f64>,
+    /// The JavaScript glue received (Trunk's `frontend-*.js`).
+    pub glue: Option<f64>,
+    /// The wasm received (`frontend-*_bg.wasm`).
+    pub wasm: Option<f64>,
+    /// The wasm compiled and instantiated: the app's `app-start` mark, first thing in `main`.
+    pub start: Option<f64>,
+    /// The app mounted: the `app-interactive` mark.
+    pub interactive: Option<f64>,
+    /// The first paint with content (`first-contentful-paint`).
+    pub paint: Option<f64>,
+}
+
+/// The [`Timeline`] of the current page; call it after [`interactive_ms`].
+pub async fn timeline(browser: &Browser) -> anyhow::Result<Timeline> {
+    let value = browser
+        .eval(
+            "const end = (pick) => { \
+               const e = performance.getEntriesByType('resource').find(pick); \
+               return e ? e.responseEnd : null; }; \
+             const mark = (name) => { \
+               const e = performance.getEntriesByName(name)[0]; \
+               return e ? e.startTime : null; }; \
+             const nav = performance.getEntriesByType('navigation')[0]; \
+             return { \
+               document: nav ? nav.responseEnd : null, \
+               glue: end(e => /\\/frontend-[^/]*\\.js$/.test(e.name)), \
+               wasm: end(e => e.name.endsWith('.wasm')), \
+               start: mark('app-start'), \
+               interactive: mark('app-interactive'), \
+               paint: mark('first-contentful-paint') };",
+        )
+        .await?;
+    serde_json::from_value(value).context("page timeline")
+}

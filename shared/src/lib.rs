@@ -18,7 +18,9 @@ mod ice;
 mod ids;
 mod messages;
 mod peer;
+mod peer_decode;
 mod resume;
+mod server_decode;
 
 pub use ice::{IceCandidate, IceServer, IceTransportPolicy};
 pub use ids::{InvalidRoomName, PeerId, RoomName};

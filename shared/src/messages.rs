@@ -93,8 +93,9 @@ impl ClientMessage {
     }
 }
 
-/// Server → browser.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Server → browser. Read by the hand-written `Deserialize` of `server_decode.rs` (the same
+/// wire format as the derive, with less code in the browser's wasm).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// To the joiner: you are in, this is your id, these people were already here.

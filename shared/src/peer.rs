@@ -57,8 +57,9 @@ pub enum TransferSide {
     Receiver,
 }
 
-/// One message on the data channel, either way.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One message on the data channel, either way. Read by the hand-written `Deserialize` of
+/// `peer_decode.rs` (the same wire format as the derive, with less code in the browser's wasm).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PeerMessage {
     /// The sender's controls: sent when the channel opens and on every change.

@@ -16,7 +16,7 @@ use std::{collections::BTreeMap, path::Path, process::Command, time::Duration};
 use anyhow::{Context, bail};
 use e2e::{
     BrowserOptions, Stack, StackOptions, load_average, median,
-    page_load::{fetched, interactive_ms},
+    page_load::{Timeline, fetched, interactive_ms, timeline},
     workspace_root,
 };
 
@@ -33,12 +33,14 @@ async fn main() -> anyhow::Result<()> {
     let dist = workspace_root().join("dist");
 
     let (mut cold, mut warm) = (Vec::new(), Vec::new());
+    let (mut cold_timelines, mut warm_timelines) = (Vec::new(), Vec::new());
     let mut files = BTreeMap::new();
     for run in 1..=RUNS {
         let browser = stack.browser(BrowserOptions::default()).await?;
         let room = stack.new_room_url();
         browser.goto(&room).await?;
         let first = interactive_ms(&browser).await?;
+        cold_timelines.push(timeline(&browser).await?);
         if run == 1 {
             for entry in fetched(&browser).await? {
                 files.insert(entry.name.clone(), entry.encoded_body_size);
@@ -46,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
         }
         browser.driver.refresh().await?;
         let second = interactive_ms(&browser).await?;
+        warm_timelines.push(timeline(&browser).await?);
         println!("load {run:2}: cold {first:5.0} ms, warm {second:5.0} ms");
         cold.push(first);
         warm.push(second);
@@ -108,7 +111,35 @@ async fn main() -> anyhow::Result<()> {
         "  warm cache (reload):        {warm:.0} ms ({:.2}× the goal of {GOAL_INTERACTIVE_MS:.0} ms)",
         warm / GOAL_INTERACTIVE_MS
     );
+    println!();
+    println!("where the time goes, ms from navigation start, median of {RUNS} (cold / warm):");
+    type Phase = fn(&Timeline) -> Option<f64>;
+    let phases: [(&str, Phase); 6] = [
+        ("document received", |t| t.document),
+        ("JavaScript glue received", |t| t.glue),
+        ("wasm received", |t| t.wasm),
+        ("wasm compiled, main() entered (app-start)", |t| t.start),
+        ("app mounted (app-interactive)", |t| t.interactive),
+        ("first contentful paint", |t| t.paint),
+    ];
+    for (label, phase) in phases {
+        println!(
+            "  {label:<44} {:>7} / {:>7}",
+            phase_median(&cold_timelines, phase),
+            phase_median(&warm_timelines, phase)
+        );
+    }
     Ok(())
+}
+
+/// The median of one phase over the loads that have it, or `-` when none has.
+fn phase_median(timelines: &[Timeline], phase: fn(&Timeline) -> Option<f64>) -> String {
+    let mut values: Vec<f64> = timelines.iter().filter_map(phase).collect();
+    if values.is_empty() {
+        "-".to_owned()
+    } else {
+        format!("{:.0}", median(&mut values))
+    }
 }
 
 /// The path of an absolute `http://host:port/path` URL.
