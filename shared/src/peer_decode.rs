@@ -16,6 +16,7 @@ use crate::{PeerId, PeerMessage, TransferSide};
 
 /// The `type` of a peer message: the variants of [`PeerMessage`], as named on the wire.
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq, Eq))]
 #[serde(rename_all = "snake_case")]
 enum Kind {
     State,
@@ -83,5 +84,70 @@ impl<'de> Deserialize<'de> for PeerMessage {
                 by: required(f.by, "by")?,
             },
         })
+    }
+}
+
+/// The kind of `message`: an exhaustive match, so a variant added to [`PeerMessage`] does not
+/// compile (in the tests, which CI builds) until this decoder reads it too.
+#[cfg(test)]
+fn kind_of(message: &PeerMessage) -> Kind {
+    match message {
+        PeerMessage::State { .. } => Kind::State,
+        PeerMessage::Chat { .. } => Kind::Chat,
+        PeerMessage::Hello { .. } => Kind::Hello,
+        PeerMessage::FileOffer { .. } => Kind::FileOffer,
+        PeerMessage::FileDone { .. } => Kind::FileDone,
+        PeerMessage::FileCancel { .. } => Kind::FileCancel,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each variant's `type` on the wire (the derived serializer's) is the one this decoder
+    /// reads as that variant.
+    #[test]
+    fn every_variant_is_read_under_the_type_it_is_written_with() {
+        let messages = [
+            PeerMessage::State {
+                v: 1,
+                muted: false,
+                camera_off: true,
+            },
+            PeerMessage::Chat {
+                v: 1,
+                text: "hi".into(),
+            },
+            PeerMessage::Hello {
+                v: 1,
+                peer: PeerId::new("a1f0"),
+            },
+            PeerMessage::FileOffer {
+                v: 1,
+                id: 7,
+                name: "a.txt".into(),
+                size: 3,
+            },
+            PeerMessage::FileDone {
+                v: 1,
+                id: 7,
+                sha256: "0".repeat(64),
+            },
+            PeerMessage::FileCancel {
+                v: 1,
+                id: 7,
+                by: TransferSide::Sender,
+            },
+        ];
+        for message in messages {
+            let json = serde_json::to_value(&message).expect("serializes");
+            let kind: Kind = serde_json::from_value(json["type"].clone()).expect("a known type");
+            assert_eq!(kind, kind_of(&message), "{json}");
+            assert_eq!(
+                serde_json::from_value::<PeerMessage>(json).expect("reads back"),
+                message
+            );
+        }
     }
 }

@@ -20,6 +20,7 @@ use crate::{
 
 /// The `type` of a server message: the variants of [`ServerMessage`], as named on the wire.
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq, Eq))]
 #[serde(rename_all = "snake_case")]
 enum Kind {
     Joined,
@@ -122,5 +123,93 @@ impl<'de> Deserialize<'de> for ServerMessage {
                 message: required(f.message, "message")?,
             },
         })
+    }
+}
+
+/// The kind of `message`: an exhaustive match, so a variant added to [`ServerMessage`] does not
+/// compile (in the tests, which CI builds) until this decoder reads it too.
+#[cfg(test)]
+fn kind_of(message: &ServerMessage) -> Kind {
+    match message {
+        ServerMessage::Joined { .. } => Kind::Joined,
+        ServerMessage::Ready { .. } => Kind::Ready,
+        ServerMessage::Full { .. } => Kind::Full,
+        ServerMessage::PeerJoined { .. } => Kind::PeerJoined,
+        ServerMessage::PeerLeft { .. } => Kind::PeerLeft,
+        ServerMessage::IceServers { .. } => Kind::IceServers,
+        ServerMessage::Offer { .. } => Kind::Offer,
+        ServerMessage::Answer { .. } => Kind::Answer,
+        ServerMessage::Candidate { .. } => Kind::Candidate,
+        ServerMessage::HangUp { .. } => Kind::HangUp,
+        ServerMessage::Pong => Kind::Pong,
+        ServerMessage::Resume { .. } => Kind::Resume,
+        ServerMessage::Error { .. } => Kind::Error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each variant's `type` on the wire (the derived serializer's) is the one this decoder
+    /// reads as that variant.
+    #[test]
+    fn every_variant_is_read_under_the_type_it_is_written_with() {
+        let peer = PeerId::new("a1f0");
+        let room = RoomName::new("blue-fox").expect("valid");
+        let messages = [
+            ServerMessage::Joined {
+                room: room.clone(),
+                you: peer.clone(),
+                peers: vec![],
+                resume: ResumeToken::new("t".into()),
+                upload_kbps: None,
+            },
+            ServerMessage::Ready { room: room.clone() },
+            ServerMessage::Full { room, capacity: 2 },
+            ServerMessage::PeerJoined { peer: peer.clone() },
+            ServerMessage::PeerLeft { peer: peer.clone() },
+            ServerMessage::IceServers {
+                ice_servers: vec![],
+                ttl: 1,
+                ice_transport_policy: IceTransportPolicy::default(),
+            },
+            ServerMessage::Offer {
+                sdp: "v=0".into(),
+                from: peer.clone(),
+                to: None,
+            },
+            ServerMessage::Answer {
+                sdp: "v=0".into(),
+                from: peer.clone(),
+                to: None,
+            },
+            ServerMessage::Candidate {
+                candidate: None,
+                from: peer.clone(),
+                to: None,
+            },
+            ServerMessage::HangUp {
+                from: peer,
+                to: None,
+            },
+            ServerMessage::Pong,
+            ServerMessage::Resume {
+                resume: ResumeToken::new("t".into()),
+            },
+            ServerMessage::Error {
+                code: ErrorCode::BadMessage,
+                message: "m".into(),
+            },
+        ];
+        for message in messages {
+            let json = serde_json::to_value(&message).expect("serializes");
+            let kind: Kind = serde_json::from_value(json["type"].clone()).expect("a known type");
+            assert_eq!(kind, kind_of(&message), "{json}");
+            assert_eq!(
+                serde_json::from_value::<ServerMessage>(json).expect("reads back"),
+                message
+            );
+        }
     }
 }
