@@ -30,7 +30,8 @@ async fn assert_in_call(alice: &Browser, bob: &Browser) -> anyhow::Result<(CallS
 }
 
 /// Two people open the same link, get video, one presses Call: each sees the other's video
-/// playing and hears the other (audio flowing, the remote element not muted).
+/// playing and hears the other (audio flowing, the remote element not muted), and the remote
+/// video plays the received tracks themselves, not copies of them.
 #[tokio::test]
 async fn two_people_see_and_hear_each_other() -> anyhow::Result<()> {
     let stack = Stack::start(StackOptions {
@@ -57,10 +58,26 @@ async fn two_people_see_and_hear_each_other() -> anyhow::Result<()> {
             "the fake microphone's tone arrives: {stats:?}"
         );
     }
+    for person in [&alice, &bob] {
+        assert_eq!(
+            person.eval(PLAYS_THE_RECEIVED_TRACKS).await?,
+            serde_json::json!(true),
+            "the remote video's stream holds the receivers' own audio and video tracks"
+        );
+    }
     alice.screenshot("call-alice").await?;
     bob.screenshot("call-bob").await?;
     Ok(())
 }
+
+/// Whether `#remote-video` plays exactly the first call's received tracks (a copy made by
+/// `MediaStream.clone()` would hold new tracks, each decoding and leaking on its own).
+const PLAYS_THE_RECEIVED_TRACKS: &str = r#"
+const shown = document.getElementById('remote-video').srcObject;
+const received = window.__peerConnection.getReceivers().map((r) => r.track);
+const tracks = shown ? shown.getTracks() : [];
+return tracks.length === 2 && tracks.every((t) => received.includes(t));
+"#;
 
 /// With only TURN allowed, the call goes through coturn using credentials minted by the
 /// backend: the selected candidate pair is relay/relay and the page says so.

@@ -98,7 +98,9 @@ impl PeerConnection {
                         return;
                     };
                     remote_stream.add_track(&event.track());
-                    on_event(PeerEvent::RemoteStream(remote_stream.clone()));
+                    // `Clone::clone`, a second handle: `MediaStream`'s inherent `clone` is the
+                    // JavaScript method, which copies the stream with a new track per track.
+                    on_event(PeerEvent::RemoteStream(Clone::clone(&remote_stream)));
                 }
             }),
             EventListener::new(&pc, "iceconnectionstatechange", {

@@ -23,6 +23,7 @@ use gloo_timers::callback::Interval;
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use shared::{ClientMessage, PeerId};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlVideoElement, MediaStream, MediaStreamTrack};
 
@@ -547,10 +548,16 @@ impl Session {
 
     fn show_remote(&self, key: &CallKey, stream: &MediaStream) {
         self.with_call(key, |call, _| {
-            if let Some(video) = &call.video {
+            // The stream gains the tracks one by one and the element follows it: setting it
+            // again would only restart the element's loading.
+            let shown = call.video.as_ref().and_then(|video| video.src_object());
+            if let Some(video) = &call.video
+                && shown.as_ref().map(AsRef::<JsValue>::as_ref) != Some(stream.as_ref())
+            {
                 show_stream(video, Some(stream));
             }
-            call.stream = Some(stream.clone());
+            // A second handle (`stream.clone()` would be JavaScript's `clone()`: new tracks).
+            call.stream = Some(Clone::clone(stream));
         });
     }
 
