@@ -30,7 +30,8 @@ async fn assert_in_call(alice: &Browser, bob: &Browser) -> anyhow::Result<(CallS
 }
 
 /// Two people open the same link, get video, one presses Call: each sees the other's video
-/// playing and hears the other (audio flowing, the remote element not muted).
+/// playing and hears the other (audio flowing, the remote element not muted), and the remote
+/// video plays the received tracks themselves, not copies of them.
 #[tokio::test]
 async fn two_people_see_and_hear_each_other() -> anyhow::Result<()> {
     let stack = Stack::start(StackOptions {
@@ -57,8 +58,80 @@ async fn two_people_see_and_hear_each_other() -> anyhow::Result<()> {
             "the fake microphone's tone arrives: {stats:?}"
         );
     }
+    for person in [&alice, &bob] {
+        assert_eq!(
+            person.eval(PLAYS_THE_RECEIVED_TRACKS).await?,
+            serde_json::json!(true),
+            "the remote video's stream holds the receivers' own audio and video tracks"
+        );
+    }
     alice.screenshot("call-alice").await?;
     bob.screenshot("call-bob").await?;
+    Ok(())
+}
+
+/// Whether `#remote-video` plays exactly the first call's received tracks (a copy made by
+/// `MediaStream.clone()` would hold new tracks, each decoding and leaking on its own).
+const PLAYS_THE_RECEIVED_TRACKS: &str = r#"
+const shown = document.getElementById('remote-video').srcObject;
+const received = window.__peerConnection.getReceivers().map((r) => r.track);
+const tracks = shown ? shown.getTracks() : [];
+return tracks.length === 2 && tracks.every((t) => received.includes(t));
+"#;
+
+/// Before Call, each page already holds the next call's peer connection (with its tracks)
+/// but has made no offer or answer and sent no offer, answer or candidate; Call then uses that
+/// very connection on both sides (the caller's for its offer, the callee's for its answer).
+#[tokio::test]
+async fn the_next_calls_connection_waits_ready_and_silent_until_call() -> anyhow::Result<()> {
+    let stack = Stack::start(StackOptions::default()).await?;
+    let alice = stack.browser(BrowserOptions::default()).await?;
+    let bob = stack.browser(BrowserOptions::default()).await?;
+    let probes = [Probe::install(&alice).await?, Probe::install(&bob).await?];
+    join_with_video(&stack.new_room_url(), &alice, &bob).await?;
+    for person in [&alice, &bob] {
+        person.wait_enabled("call").await?;
+        person
+            .wait_for(
+                "const open = window.__probedConnections \
+                   .filter((pc) => pc.signalingState !== 'closed'); \
+                 window.__spare = open[0]; \
+                 return open.length === 1 && open[0].getSenders().length === 2;",
+                "the spare peer connection with both tracks",
+            )
+            .await?;
+        let waiting = person
+            .eval(
+                "const pc = window.__spare; \
+                 return [pc.signalingState, pc.localDescription, pc.remoteDescription, \
+                         window.__peerConnection];",
+            )
+            .await?;
+        assert_eq!(
+            waiting,
+            serde_json::json!(["stable", null, null, null]),
+            "{}: no description before Call, and no call",
+            person.name
+        );
+    }
+    for (person, probe) in [&alice, &bob].into_iter().zip(&probes) {
+        let report = probe.report().await?;
+        for kind in ["offer", "answer", "candidate"] {
+            assert_eq!(report.sent(kind), 0, "{}: {report:?}", person.name);
+        }
+    }
+    alice.click("call").await?;
+    assert_in_call(&alice, &bob).await?;
+    for person in [&alice, &bob] {
+        assert_eq!(
+            person
+                .eval("return window.__peerConnection === window.__spare;")
+                .await?,
+            serde_json::json!(true),
+            "{}: the call runs on the connection made before Call",
+            person.name
+        );
+    }
     Ok(())
 }
 

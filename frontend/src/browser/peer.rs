@@ -44,7 +44,7 @@ pub enum PeerEvent {
 }
 
 /// The ICE part of the configuration, as the server hands it out.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct IceConfig {
     pub servers: Vec<IceServer>,
     pub policy: IceTransportPolicy,
@@ -70,7 +70,15 @@ impl PeerConnection {
     /// A connection with one bundled transport, using `ice`; `on_event` hears everything it
     /// reports until it is closed.
     pub fn new(ice: &IceConfig, on_event: impl Fn(PeerEvent) + 'static) -> Result<Self, JsValue> {
-        let pc = new_peer_connection(ice)?;
+        let config = configuration(ice);
+        // Made before Call (`session::spare`): the browser gathers its candidates into a pool
+        // at once, kept to itself until an offer or answer is made.
+        Reflect::set(
+            &config,
+            &JsValue::from_str("iceCandidatePoolSize"),
+            &JsValue::from(1),
+        )?;
+        let pc = RtcPeerConnection::new_with_configuration(&config)?;
         // Tracks arrive one by one; keep them in one stream so one <video> plays them all.
         let remote_stream = MediaStream::new()?;
         let on_event: Rc<dyn Fn(PeerEvent)> = Rc::new(on_event);
@@ -98,7 +106,9 @@ impl PeerConnection {
                         return;
                     };
                     remote_stream.add_track(&event.track());
-                    on_event(PeerEvent::RemoteStream(remote_stream.clone()));
+                    // `Clone::clone`, a second handle: `MediaStream`'s inherent `clone` is the
+                    // JavaScript method, which copies the stream with a new track per track.
+                    on_event(PeerEvent::RemoteStream(Clone::clone(&remote_stream)));
                 }
             }),
             EventListener::new(&pc, "iceconnectionstatechange", {
@@ -258,41 +268,40 @@ impl PeerConnection {
     ///
     /// Uses the argument-less `setLocalDescription()`, which creates the description inside the
     /// connection's operations chain, so no other step can slip between create and set.
-    pub async fn set_local_description(&self) -> Result<(DescriptionKind, String), JsValue> {
-        let method: Function =
-            Reflect::get(&self.pc, &JsValue::from_str("setLocalDescription"))?.dyn_into()?;
-        let promise: js_sys::Promise = method.call0(&self.pc)?.dyn_into()?;
-        JsFuture::from(promise).await?;
-        let description = self
-            .pc
-            .local_description()
-            .ok_or_else(|| JsValue::from_str("no local description after setting it"))?;
-        let kind = match description.type_() {
-            RtcSdpType::Offer => DescriptionKind::Offer,
-            RtcSdpType::Answer => DescriptionKind::Answer,
-            _ => {
-                return Err(JsValue::from_str(
-                    "local description is neither offer nor answer",
-                ));
-            }
-        };
-        Ok((kind, description.sdp()))
+    ///
+    /// The browser is asked at once, not when the future is first polled: the description is
+    /// made on the browser's own thread while this page's other work (its rendering) runs.
+    pub fn set_local_description(
+        &self,
+    ) -> impl Future<Output = Result<(DescriptionKind, String), JsValue>> + use<> {
+        let started = Reflect::get(&self.pc, &JsValue::from_str("setLocalDescription"))
+            .and_then(JsCast::dyn_into::<Function>)
+            .and_then(|method| method.call0(&self.pc))
+            .and_then(JsCast::dyn_into::<js_sys::Promise>);
+        let pc = self.pc.clone();
+        async move { described(&pc, started?).await }
     }
 
     /// Sets the other side's description. (A colliding offer never gets here: the session
     /// ignores it or starts over on a fresh connection, as `call::negotiation` decides.)
-    pub async fn set_remote_description(
+    ///
+    /// The browser is asked at once, not when the future is first polled (see
+    /// [`Self::set_local_description`]).
+    pub fn set_remote_description(
         &self,
         kind: DescriptionKind,
         sdp: &str,
-    ) -> Result<(), JsValue> {
+    ) -> impl Future<Output = Result<(), JsValue>> + use<> {
         let init = RtcSessionDescriptionInit::new(match kind {
             DescriptionKind::Offer => RtcSdpType::Offer,
             DescriptionKind::Answer => RtcSdpType::Answer,
         });
         init.set_sdp(sdp);
-        JsFuture::from(self.pc.set_remote_description(&init)).await?;
-        Ok(())
+        let promise = self.pc.set_remote_description(&init);
+        async move {
+            JsFuture::from(promise).await?;
+            Ok(())
+        }
     }
 
     /// Adds a candidate from the other side; `None` (end of candidates) calls
@@ -357,9 +366,35 @@ impl Drop for PeerConnection {
     }
 }
 
+/// Waits for `setLocalDescription()`'s promise, then reads what it set.
+async fn described(
+    pc: &RtcPeerConnection,
+    set: js_sys::Promise,
+) -> Result<(DescriptionKind, String), JsValue> {
+    JsFuture::from(set).await?;
+    let description = pc
+        .local_description()
+        .ok_or_else(|| JsValue::from_str("no local description after setting it"))?;
+    let kind = match description.type_() {
+        RtcSdpType::Offer => DescriptionKind::Offer,
+        RtcSdpType::Answer => DescriptionKind::Answer,
+        _ => {
+            return Err(JsValue::from_str(
+                "local description is neither offer nor answer",
+            ));
+        }
+    };
+    Ok((kind, description.sdp()))
+}
+
 /// A bare `RTCPeerConnection` with one bundled transport, using `ice`: the call's (wrapped in
 /// [`PeerConnection`]) and the connection check's throwaway ones.
 pub(super) fn new_peer_connection(ice: &IceConfig) -> Result<RtcPeerConnection, JsValue> {
+    RtcPeerConnection::new_with_configuration(&configuration(ice))
+}
+
+/// One bundled transport, using `ice`.
+fn configuration(ice: &IceConfig) -> RtcConfiguration {
     let config = RtcConfiguration::new();
     config.set_bundle_policy(RtcBundlePolicy::MaxBundle);
     config.set_ice_transport_policy(match ice.policy {
@@ -367,7 +402,7 @@ pub(super) fn new_peer_connection(ice: &IceConfig) -> Result<RtcPeerConnection, 
         IceTransportPolicy::Relay => RtcIceTransportPolicy::Relay,
     });
     config.set_ice_servers(&ice_servers_to_js(&ice.servers));
-    RtcPeerConnection::new_with_configuration(&config)
+    config
 }
 
 /// `iceServers` for `RTCConfiguration`.

@@ -23,12 +23,14 @@ use gloo_timers::callback::Interval;
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use shared::{ClientMessage, PeerId};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlVideoElement, MediaStream, MediaStreamTrack};
 
 use super::Session;
 use super::chat::CallFiles;
 use super::link::Transport;
+use super::spare::CallParts;
 use super::ui::TileView;
 use crate::browser::channel::{ChannelEvent, DataChannel};
 use crate::browser::clock;
@@ -228,7 +230,8 @@ impl Call {
 }
 
 impl Session {
-    /// Creates the peer connection for a call with `other`.
+    /// Starts a call with `other` on the spare peer connection if it still fits, else on a new
+    /// one (see `spare.rs`).
     pub(super) fn begin_call(&self, other: PeerId) -> Option<CallKey> {
         let mut state = self.state.borrow_mut();
         let role = Role::between(state.room.me()?, &other);
@@ -237,48 +240,27 @@ impl Session {
             generation: state.next_generation,
         };
         state.next_generation += 1;
-        let this = self.this.clone();
-        let peer = PeerConnection::new(&state.ice, {
-            let key = key.clone();
-            move |event| {
-                if let Some(session) = this.upgrade() {
-                    session.on_peer_event(&key, event);
-                }
+        // The spare made ahead of this call, if it still fits; else new parts.
+        let spare = match state.spare.take() {
+            Some(spare) if spare.fits(&state.ice, state.media.as_ref()) => Some(spare),
+            Some(stale) => {
+                stale.close();
+                None
             }
-        });
-        let peer = match peer {
-            Ok(peer) => Rc::new(peer),
-            Err(error) => {
-                warn("cannot create the peer connection", &error);
-                return None;
-            }
+            None => None,
         };
-        // Events fire as later tasks, so adding tracks here cannot re-enter the session.
-        if let Some(media) = &state.media {
-            peer.add_tracks(&media.tracks(), media.stream());
-        }
+        let CallParts {
+            key: cell,
+            peer,
+            channel,
+            files,
+            ..
+        } = spare.or_else(|| CallParts::new(&self.this, &state.ice, state.media.as_ref()))?;
+        *cell.borrow_mut() = Some(key.clone());
         // Sharing before the call: the screen goes out from the start.
         if let Some(screen) = &state.screen {
             peer.replace_video_track(Some(screen.track()));
         }
-        let channel = DataChannel::negotiated(peer.raw(), {
-            let this = self.this.clone();
-            let key = key.clone();
-            move |event| {
-                if let Some(session) = this.upgrade() {
-                    session.on_channel_event(&key, event);
-                }
-            }
-        });
-        let files = DataChannel::files(peer.raw(), {
-            let this = self.this.clone();
-            let key = key.clone();
-            move |event| {
-                if let Some(session) = this.upgrade() {
-                    session.on_files_event(&key, event);
-                }
-            }
-        });
         let network = NetworkWatch::new({
             let this = self.this.clone();
             let key = key.clone();
@@ -342,15 +324,19 @@ impl Session {
         if self.state.borrow().calls.contains_key(&other) {
             return;
         }
-        if self.begin_call(other.clone()).is_some()
-            && let Some(call) = self.state.borrow().calls.get(&other)
-        {
-            // `negotiationneeded` fires as a later task: this still goes in the first offer.
+        let Some(key) = self.begin_call(other.clone()) else {
+            return;
+        };
+        if let Some(call) = self.state.borrow().calls.get(&other) {
             call.ensure_video();
             if let Some(screen) = &self.state.borrow().screen {
                 call.replace_video(Some(screen.track()));
             }
         }
+        // The first offer at once, rather than on `negotiationneeded`, which comes as a later
+        // task, after the page rendered the new tile; the browser then finds the offer made
+        // and fires no event for these tracks.
+        self.make_offer(&key);
     }
 
     /// Someone joined the room after us: if we are in the call, we offer to them (they never
@@ -448,10 +434,11 @@ impl Session {
             .tiles
             .update(|tiles| tiles.retain(|tile| !ended.contains(&tile.key)));
         self.calls_changed();
+        self.prepare_spare();
     }
 
     /// The data channel opened (each side then sends its state) or said something.
-    fn on_channel_event(&self, key: &CallKey, event: ChannelEvent) {
+    pub(super) fn on_channel_event(&self, key: &CallKey, event: ChannelEvent) {
         match event {
             ChannelEvent::Open => {
                 let controls = self.state.borrow().controls;
@@ -501,7 +488,7 @@ impl Session {
             .map(|call| f(call, transport.as_deref().map(|t| t as &dyn Transport)))
     }
 
-    fn on_peer_event(&self, key: &CallKey, event: PeerEvent) {
+    pub(super) fn on_peer_event(&self, key: &CallKey, event: PeerEvent) {
         match event {
             PeerEvent::LocalCandidate(candidate) => {
                 self.with_call(key, |call, transport| {
@@ -509,7 +496,13 @@ impl Session {
                     send_candidates(transport, ready, &call.other);
                 });
             }
-            PeerEvent::NegotiationNeeded => self.make_offer(key),
+            // Only when stable, as the specification fires it: `offer_to` may have made the
+            // first offer before this event of the same tracks came.
+            PeerEvent::NegotiationNeeded => {
+                if self.with_call(key, |call, _| call.peer.is_stable()) == Some(true) {
+                    self.make_offer(key);
+                }
+            }
             PeerEvent::RemoteStream(stream) => self.show_remote(key, &stream),
             // The same failure as ICE's, seen from the whole connection (see `ConnectionFailed`).
             PeerEvent::ConnectionFailed => {
@@ -547,10 +540,16 @@ impl Session {
 
     fn show_remote(&self, key: &CallKey, stream: &MediaStream) {
         self.with_call(key, |call, _| {
-            if let Some(video) = &call.video {
+            // The stream gains the tracks one by one and the element follows it: setting it
+            // again would only restart the element's loading.
+            let shown = call.video.as_ref().and_then(|video| video.src_object());
+            if let Some(video) = &call.video
+                && shown.as_ref().map(AsRef::<JsValue>::as_ref) != Some(stream.as_ref())
+            {
                 show_stream(video, Some(stream));
             }
-            call.stream = Some(stream.clone());
+            // A second handle (`stream.clone()` would be JavaScript's `clone()`: new tracks).
+            call.stream = Some(Clone::clone(stream));
         });
     }
 
@@ -562,10 +561,12 @@ impl Session {
         }) else {
             return;
         };
+        // Asked now, so the browser makes the offer while the page renders the new tile.
+        let made = peer.set_local_description();
         let this = self.this.clone();
         let key = key.clone();
         spawn_local(async move {
-            let made = peer.set_local_description().await;
+            let made = made.await;
             let Some(session) = this.upgrade() else {
                 return;
             };
@@ -647,9 +648,11 @@ impl Session {
         kind: DescriptionKind,
         sdp: String,
     ) {
+        // Asked now, so the browser works on it while the page renders the new tile.
+        let set = peer.set_remote_description(kind, &sdp);
         let this = self.this.clone();
         spawn_local(async move {
-            let set = peer.set_remote_description(kind, &sdp).await;
+            let set = set.await;
             let Some(session) = this.upgrade() else {
                 return;
             };

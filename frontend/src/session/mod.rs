@@ -18,6 +18,8 @@
 //! - `chat.rs`: chat and file transfers over the call's data channels, and [`chat_ui`] the
 //!   chat log's signals;
 //! - [`ui`]: the signals, writable here and read-only for components;
+//! - `spare.rs`: the next call's peer connection, made while no call runs, which Call or an
+//!   incoming offer adopts;
 //! - `screen.rs`: screen sharing; `devices.rs`: choosing devices and falling back;
 //! - `recovery.rs`: ICE restarts without a click, the recovery's seconds, Retry;
 //! - `hooks.rs` (cargo feature `test-hooks` only): what the browser tests inspect.
@@ -36,6 +38,7 @@ mod outgoing;
 mod recovery;
 mod rejoin;
 mod screen;
+mod spare;
 pub mod ui;
 
 use std::cell::RefCell;
@@ -85,6 +88,8 @@ struct State {
     media: Option<LocalMedia>,
     /// The calls, by the other person: one per other member at most (a full mesh).
     calls: BTreeMap<PeerId, Call>,
+    /// The next call's peer connection, made while no call runs (see `spare.rs`).
+    spare: Option<spare::CallParts>,
     /// Tells a call from an earlier one with the same person.
     next_generation: u64,
     /// The microphone and camera buttons; applied to `media` and told to the other side.
@@ -177,6 +182,7 @@ impl Session {
                 ice_refresh: None,
                 media: None,
                 calls: BTreeMap::new(),
+                spare: None,
                 next_generation: 0,
                 controls: Controls::default(),
                 camera_pending: false,
@@ -211,6 +217,7 @@ impl Session {
             )
         };
         // Released outside the borrow: closing things may fire events synchronously.
+        self.drop_spare();
         self.close_calls(calls);
         drop((media, transport, timer, screen, watchers));
     }
@@ -294,6 +301,9 @@ impl Session {
             self.ui.notice.set(None);
         }
         self.run(actions);
+        if joined {
+            self.prepare_spare();
+        }
     }
 
     fn run(&self, actions: Vec<Action>) {
@@ -313,9 +323,13 @@ impl Session {
                     refresh_after,
                 } => {
                     let refresh = link::refresh_ice_after(self.this.clone(), refresh_after);
-                    let mut state = self.state.borrow_mut();
-                    state.ice = IceConfig { servers, policy };
-                    state.ice_refresh = Some(refresh);
+                    {
+                        let mut state = self.state.borrow_mut();
+                        state.ice = IceConfig { servers, policy };
+                        state.ice_refresh = Some(refresh);
+                    }
+                    // A spare made with the servers before would gather with them.
+                    self.prepare_spare();
                 }
                 Action::RemoteOffer { sdp, from } => self.on_remote_offer(sdp, from),
                 Action::RemoteAnswer { sdp, from } => self.on_remote_answer(sdp, &from),
@@ -372,13 +386,14 @@ impl Session {
         self.calls_changed();
         self.ui.has_media.set(true);
         self.devices_started();
+        self.prepare_spare();
     }
 
     // ----- the person's commands --------------------------------------------------------
 
-    /// Starts a call with everybody in the room: a peer connection each, with the local
-    /// tracks, whose `negotiationneeded` sends the offer. Does nothing unless someone else is
-    /// here, media is on and no call runs.
+    /// Starts a call with everybody in the room: a peer connection each (the first one the
+    /// spare made before), with the local tracks, and an offer to each at once. Does nothing
+    /// unless someone else is here, media is on and no call runs.
     pub fn call(&self) {
         let others = {
             let state = self.state.borrow();

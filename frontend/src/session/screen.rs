@@ -81,7 +81,9 @@ impl Session {
                 call.replace_video(Some(&track));
             }
             state.screen.replace(ScreenShare {
-                track: track.clone(),
+                // A second handle: `track.clone()` would be JavaScript's `clone()`, a new
+                // track, and stopping that one would leave the capture running.
+                track: Clone::clone(&track),
                 _ended: ended,
             })
         };
