@@ -76,6 +76,59 @@ async fn a_relay_to_a_member_here_does_not_wait_for_redis() {
     alice.assert_quiet().await;
 }
 
+/// Scripts Redis has run (`EVALSHA` calls since it started).
+async fn scripts_run(redis: &common::RedisServer) -> u64 {
+    let info: String = redis.query(redis::cmd("INFO").arg("commandstats")).await;
+    info.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_evalsha:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |calls| calls.parse().expect("a count"))
+}
+
+/// The sweep's reading of a room becomes its copy when the prune removed nobody: two members
+/// of one instance who never relayed (so no relay script filled the copy) relay to each other
+/// while Redis answers nothing, once a sweep has visited their room, without an error.
+#[tokio::test]
+async fn a_sweep_that_removed_nobody_refills_the_copy() {
+    let (redis, one, _two) = cluster_with(|config| {
+        rooms_of(2)(config);
+        // A sweep every second; a heartbeat's proof of life lasts 2.7 s.
+        config.redis.redis_expiry = Duration::from_secs(3);
+        config.redis.redis_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let (mut alice, mut dave) = one.pair("swept").await;
+    // The joins ran; the only script of this instance from now on is the sweep's prune of the
+    // room (one a sweep). Two more mean the answer of the first reached the instance.
+    let joined = scripts_run(&redis).await;
+    let deadline = Instant::now() + PATIENCE;
+    let mut seen = scripts_run(&redis).await;
+    loop {
+        assert!(Instant::now() < deadline, "no sweep visited the room");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = scripts_run(&redis).await;
+        // Not in the middle of a sweep: no prune ran for 100 ms, so the last one's answer
+        // was handled.
+        if now >= joined + 2 && now == seen {
+            break;
+        }
+        seen = now;
+    }
+    redis
+        .query::<()>(redis::cmd("CLIENT").arg("PAUSE").arg(60_000).arg("ALL"))
+        .await;
+    alice.send(&offer("decided on the sweep's reading")).await;
+    assert_eq!(
+        dave.recv().await,
+        ServerMessage::Offer {
+            sdp: "decided on the sweep's reading".into(),
+            from: alice.id(),
+            to: None
+        }
+    );
+    alice.assert_quiet().await;
+}
+
 /// A member joining on another instance counts for a relay as soon as its `peer_joined` has
 /// arrived: a relay without `to` is then refused (`recipient_required`, the room holds three)
 /// instead of reaching the other old member, and a relay to the newcomer reaches it.

@@ -12,6 +12,13 @@
 //! - `"- !changed {room}"`: another instance resumed a seat of `room` (the take script says
 //!   so to every instance with members there): only the cached membership is thrown away.
 //!
+//! One published payload holds one or more of these, one a line (none contains a newline: a
+//! JSON text from `serde_json::to_string` has none, nor do peer ids and room names): the
+//! publisher sends what it gathered for one instance as one `PUBLISH`, and the subscriber
+//! handles the lines in order. A relayed message's JSON is checked to be well-formed JSON and
+//! then passed through to the member's connection as it is: it was serialised from a
+//! [`ServerMessage`] by the sending instance, so it is not parsed into one again.
+//!
 //! [`Bus::publish`] carries an announcement to a member on another instance (through the
 //! ordered [`Publisher`]); the subscriber puts what arrives on this instance's channel into the
 //! member's mailbox. That is delivery only: the bus never decides what to say (the hub does).
@@ -28,6 +35,7 @@ use std::{
 };
 
 use futures_util::StreamExt;
+use serde::de::IgnoredAny;
 use shared::{PeerId, RoomName, ServerMessage};
 use tokio_util::sync::CancellationToken;
 
@@ -185,13 +193,14 @@ pub(super) fn relay_suffix(room: &RoomName, json: &str) -> String {
     format!("@{room} {json}")
 }
 
-/// What arrived on this instance's channel.
+/// One line of what arrived on this instance's channel.
 #[derive(Debug, PartialEq, Eq)]
-enum Delivery {
+enum Delivery<'a> {
     /// An announcement for a member held here.
     Announced(PeerId, ServerMessage),
-    /// A message relayed to a member held here, in a room.
-    Relayed(PeerId, RoomName, ServerMessage),
+    /// A message relayed to a member held here, in a room: its JSON, well-formed, as the
+    /// sending instance serialised it.
+    Relayed(PeerId, RoomName, &'a str),
     /// The member's seat in the room moved to another instance.
     Moved(PeerId, RoomName),
     /// The room's membership changed.
@@ -206,19 +215,26 @@ pub(super) struct Receiver<'a> {
 }
 
 impl Receiver<'_> {
+    /// Handles each line of one published payload, in order.
+    fn deliver(&self, payload: &[u8]) {
+        for line in payload.split(|&byte| byte == b'\n') {
+            self.deliver_line(line);
+        }
+    }
+
     /// Puts one published message into its recipient's mailbox, closes the connection of a
     /// member whose seat moved, or throws a cached membership away.
-    fn deliver(&self, payload: &[u8]) {
-        match parse(payload) {
+    fn deliver_line(&self, line: &[u8]) {
+        match parse(line) {
             Some(Delivery::Announced(peer, message)) => {
                 for room in self.watched.rooms_of(&peer) {
                     self.watched.cache.invalidate(&room);
                 }
                 self.mailboxes.deliver(&peer, message);
             }
-            Some(Delivery::Relayed(peer, room, message)) => {
+            Some(Delivery::Relayed(peer, room, json)) => {
                 if self.watched.holds(&room, &peer) || self.in_flight.seeks(&room, &peer) {
-                    self.mailboxes.deliver(&peer, message);
+                    self.mailboxes.deliver_frame(&peer, json.to_owned().into());
                 } else {
                     tracing::debug!(%room, %peer, "relayed message for a member no longer in that room: dropped");
                 }
@@ -235,7 +251,7 @@ impl Receiver<'_> {
     }
 }
 
-fn parse(payload: &[u8]) -> Option<Delivery> {
+fn parse(payload: &[u8]) -> Option<Delivery<'_>> {
     let (peer, rest) = std::str::from_utf8(payload).ok()?.split_once(' ')?;
     if let Some(room) = rest.strip_prefix(CHANGED) {
         return Some(Delivery::Changed(RoomName::new(room).ok()?));
@@ -246,8 +262,11 @@ fn parse(payload: &[u8]) -> Option<Delivery> {
     }
     if let Some(relayed) = rest.strip_prefix('@') {
         let (room, json) = relayed.split_once(' ')?;
-        let message = serde_json::from_str::<ServerMessage>(json).ok()?;
-        return Some(Delivery::Relayed(peer, RoomName::new(room).ok()?, message));
+        // Well-formed and one JSON object: checked without building anything.
+        if !json.starts_with('{') || serde_json::from_str::<IgnoredAny>(json).is_err() {
+            return None;
+        }
+        return Some(Delivery::Relayed(peer, RoomName::new(room).ok()?, json));
     }
     let message = serde_json::from_str::<ServerMessage>(rest).ok()?;
     Some(Delivery::Announced(peer, message))
@@ -296,10 +315,12 @@ mod tests {
             Some(Delivery::Relayed(
                 PeerId::new("a1f0"),
                 room.clone(),
-                ServerMessage::Pong
+                r#"{"type":"pong"}"#
             ))
         );
         assert_eq!(parse(b"a1f0 @blue-fox"), None);
+        assert_eq!(parse(b"a1f0 @blue-fox {not json}"), None);
+        assert_eq!(parse(b"a1f0 @blue-fox [1]"), None);
         assert_eq!(parse(b"- !changed blue-fox"), Some(Delivery::Changed(room)));
     }
 }

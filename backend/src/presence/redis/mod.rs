@@ -409,13 +409,21 @@ impl RedisPresence {
     ) -> Result<Option<Departure>, Unavailable> {
         let entry = peer.map(|peer| self.entry(peer));
         self.watched.cache.invalidate(room);
+        let ticket = self.watched.cache.ticket(self.connection.failures());
         let remains = self
             .scripts
             .leave(&self.connection, room, entry.as_ref())
             .await;
-        // Also when only pruning (the sweep): a copy is never older than one sweep period, even
-        // if an announcement that should have thrown it away was lost.
-        self.watched.cache.invalidate(room);
+        match &remains {
+            // Only pruning (the sweep) and nobody was removed: the room is as the script read
+            // it, and that reading (the whole list) becomes the copy, unless something was
+            // thrown away meanwhile. Either way a copy is never older than one sweep period,
+            // even if an announcement that should have thrown it away was lost.
+            Ok(remains) if peer.is_none() && remains.dead.is_empty() => {
+                self.watched.cache.fill(room, ticket, remains.live.clone());
+            }
+            _ => self.watched.cache.invalidate(room),
+        }
         let remains = remains?;
         let remaining = self.members_of(remains.live);
         self.report_dead(room, remains.dead, &remaining).await;
