@@ -95,6 +95,8 @@ install_tool() {
 ensure_web_tools() {
   ensure_rust
   ensure_cmds cc:build-essential make:build-essential pkg-config:pkg-config
+  # gzip and brotli: Trunk's post_build hook (scripts/precompress) writes dist/*.gz and *.br.
+  ensure_cmds gzip:gzip brotli:brotli
   if ! need_cmd trunk || [ "$(trunk --version | awk '{print $2}')" != "$TRUNK_VERSION" ]; then
     step "Installing trunk $TRUNK_VERSION (a few minutes, once)"
     install_tool --locked "trunk@$TRUNK_VERSION"

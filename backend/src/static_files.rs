@@ -11,6 +11,11 @@
 //! start), `connect-src` names that origin, so the page served from here can reach it. The page
 //! itself is the one place that says where it connects: there is no second setting to keep in
 //! step with it.
+//!
+//! The build writes `<file>.br` and `<file>.gz` next to the wasm, JS, CSS and HTML
+//! (`scripts/precompress`, Trunk's post_build hook): those are sent as they are to a browser
+//! that accepts them, so the 786 KB wasm is not compressed again on every cold load. Files
+//! without such siblings are still compressed on the fly.
 
 use std::path::Path;
 
@@ -44,7 +49,9 @@ pub fn router(dir: &Path) -> anyhow::Result<Router> {
     // Marks the answers of the `index.html` fallback, which are never cached long even under a
     // hashed-looking path (a 304 of it carries no Content-Type to tell it by).
     let fallback = ServiceExt::<Request>::map_response(
-        ServeFile::new(index),
+        ServeFile::new(index)
+            .precompressed_br()
+            .precompressed_gzip(),
         |mut response: axum::http::Response<ServeFileSystemResponseBody>| {
             response.extensions_mut().insert(IndexFallback);
             response
@@ -52,10 +59,13 @@ pub fn router(dir: &Path) -> anyhow::Result<Router> {
     );
     let files = ServeDir::new(dir)
         .append_index_html_on_directories(true)
+        .precompressed_br()
+        .precompressed_gzip()
         .fallback(fallback);
     Ok(Router::new()
         .fallback_service(files)
         .layer(middleware::from_fn(cache_control))
+        .layer(middleware::from_fn(vary_on_precompressed))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             csp,
@@ -94,6 +104,24 @@ async fn cache_control(request: Request, next: Next) -> Response {
         REVALIDATE
     };
     response.headers_mut().insert(header::CACHE_CONTROL, value);
+    response
+}
+
+/// `Vary: Accept-Encoding` on a precompressed file: ServeDir does not add it, and the
+/// compression layer only adds it to what it compresses itself, so a shared cache could
+/// otherwise hand the brotli bytes to a client that asked for none.
+async fn vary_on_precompressed(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let varies = headers
+        .get_all(header::VARY)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|name| name.trim().eq_ignore_ascii_case("accept-encoding") || name.trim() == "*");
+    if headers.contains_key(header::CONTENT_ENCODING) && !varies {
+        headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     response
 }
 

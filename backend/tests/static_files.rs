@@ -201,3 +201,139 @@ async fn csp_of(server: &TestServer, path: &str) -> String {
         .expect("ascii")
         .to_owned()
 }
+
+/// The wasm as Trunk names it, and stand-ins for the copies `scripts/precompress` writes next
+/// to it. The stand-ins are not real brotli/gzip on purpose: bytes no compressor would produce
+/// prove that the file on disk was sent as it is, not compressed again.
+const WASM: &str = "frontend-0123456789abcdef_bg.wasm";
+const WASM_BODY: &[u8] = b"\0asm\x01\0\0\0 the original module, long enough to be compressed";
+const WASM_BR: &[u8] = b"precompressed brotli stand-in";
+const WASM_GZ: &[u8] = b"precompressed gzip stand-in";
+const INDEX_BR: &[u8] = b"precompressed index.html brotli stand-in";
+
+/// The site of `server_with_site` plus a wasm with `.br` and `.gz` siblings and an
+/// `index.html.br`; the JS keeps no sibling.
+async fn server_with_precompressed_site() -> (TestServer, tempfile::TempDir) {
+    let (server, dir) = server_with_site().await;
+    let write = |name: &str, bytes: &[u8]| {
+        std::fs::write(dir.path().join(name), bytes).expect("write");
+    };
+    write(WASM, &WASM_BODY.repeat(20));
+    write(&format!("{WASM}.br"), WASM_BR);
+    write(&format!("{WASM}.gz"), WASM_GZ);
+    write("index.html.br", INDEX_BR);
+    (server, dir)
+}
+
+/// GET `path` with this `Accept-Encoding` (none when `None`), without decompressing.
+async fn get_with_encoding(
+    server: &TestServer,
+    path: &str,
+    accept: Option<&str>,
+) -> reqwest::Response {
+    let mut request = plain_client().get(server.http_url(path));
+    if let Some(accept) = accept {
+        request = request.header(header::ACCEPT_ENCODING, accept);
+    }
+    let response = request.send().await.expect("get");
+    assert_eq!(response.status(), 200, "{path} with {accept:?}");
+    response
+}
+
+/// Whether the response says it varies with `Accept-Encoding`.
+fn varies_on_encoding(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get_all(header::VARY)
+        .iter()
+        .any(|value| {
+            value
+                .to_str()
+                .expect("ascii")
+                .to_ascii_lowercase()
+                .contains("accept-encoding")
+        })
+}
+
+/// A browser accepting brotli gets the `.br` file byte for byte, one accepting only gzip the
+/// `.gz` file, one accepting neither the original; each as `application/wasm` (which
+/// `WebAssembly.instantiateStreaming` requires), cached for a year, and every answer (the
+/// original too) varying on `Accept-Encoding`.
+#[tokio::test]
+async fn precompressed_siblings_are_sent_as_they_are() {
+    let (server, _dir) = server_with_precompressed_site().await;
+    let path = format!("/{WASM}");
+    let original = WASM_BODY.repeat(20);
+    for (accept, encoding, body) in [
+        (Some("br"), Some("br"), WASM_BR),
+        (Some("gzip, deflate, br, zstd"), Some("br"), WASM_BR),
+        (Some("gzip"), Some("gzip"), WASM_GZ),
+        (Some("br;q=0.5, gzip"), Some("gzip"), WASM_GZ),
+        (Some("identity"), None, &original[..]),
+        (None, None, &original[..]),
+    ] {
+        let response = get_with_encoding(&server, &path, accept).await;
+        let headers = response.headers();
+        assert_eq!(
+            headers
+                .get(header::CONTENT_ENCODING)
+                .map(|value| value.to_str().expect("ascii")),
+            encoding,
+            "{accept:?}"
+        );
+        assert_eq!(
+            headers[header::CONTENT_TYPE],
+            "application/wasm",
+            "{accept:?}"
+        );
+        assert_eq!(
+            headers[header::CACHE_CONTROL],
+            "public, max-age=31536000, immutable",
+            "{accept:?}"
+        );
+        assert!(headers.contains_key(header::CONTENT_SECURITY_POLICY));
+        assert!(varies_on_encoding(&response), "{accept:?}: {headers:?}");
+        assert_eq!(response.bytes().await.expect("body"), body, "{accept:?}");
+    }
+}
+
+/// A file with no precompressed sibling is still compressed on the fly, with brotli or gzip.
+#[tokio::test]
+async fn files_without_siblings_are_compressed_on_the_fly() {
+    let (server, _dir) = server_with_precompressed_site().await;
+    for encoding in ["br", "gzip"] {
+        let response =
+            get_with_encoding(&server, "/frontend-0123456789abcdef.js", Some(encoding)).await;
+        assert_eq!(response.headers()[header::CONTENT_ENCODING], encoding);
+        assert!(varies_on_encoding(&response), "{encoding}");
+        let compressed = response.bytes().await.expect("body").len();
+        assert!(compressed < 3400 / 4, "{encoding}: {compressed} bytes");
+    }
+}
+
+/// A client route still gets `index.html`: its precompressed copy when the browser accepts
+/// it, as HTML, never cached long, with the CSP; the original otherwise.
+#[tokio::test]
+async fn client_routes_get_the_precompressed_index() {
+    let (server, _dir) = server_with_precompressed_site().await;
+    for path in ["/", "/room/x"] {
+        let response = get_with_encoding(&server, path, Some("br")).await;
+        let headers = response.headers();
+        assert_eq!(headers[header::CONTENT_ENCODING], "br", "{path}");
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .expect("ascii")
+                .starts_with("text/html"),
+            "{path}"
+        );
+        assert_eq!(headers[header::CACHE_CONTROL], "no-cache", "{path}");
+        assert!(headers.contains_key(header::CONTENT_SECURITY_POLICY));
+        assert!(varies_on_encoding(&response), "{path}");
+        assert_eq!(response.bytes().await.expect("body"), INDEX_BR, "{path}");
+
+        let plain = get_with_encoding(&server, path, None).await;
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        assert_eq!(plain.text().await.expect("body"), INDEX, "{path}");
+    }
+}
