@@ -79,62 +79,6 @@ const tracks = shown ? shown.getTracks() : [];
 return tracks.length === 2 && tracks.every((t) => received.includes(t));
 "#;
 
-/// Before Call, each page already holds the next call's peer connection (with its tracks)
-/// but has made no offer or answer and sent no offer, answer or candidate; Call then uses that
-/// very connection on both sides (the caller's for its offer, the callee's for its answer).
-#[tokio::test]
-async fn the_next_calls_connection_waits_ready_and_silent_until_call() -> anyhow::Result<()> {
-    let stack = Stack::start(StackOptions::default()).await?;
-    let alice = stack.browser(BrowserOptions::default()).await?;
-    let bob = stack.browser(BrowserOptions::default()).await?;
-    let probes = [Probe::install(&alice).await?, Probe::install(&bob).await?];
-    join_with_video(&stack.new_room_url(), &alice, &bob).await?;
-    for person in [&alice, &bob] {
-        person.wait_enabled("call").await?;
-        person
-            .wait_for(
-                "const open = window.__probedConnections \
-                   .filter((pc) => pc.signalingState !== 'closed'); \
-                 window.__spare = open[0]; \
-                 return open.length === 1 && open[0].getSenders().length === 2;",
-                "the spare peer connection with both tracks",
-            )
-            .await?;
-        let waiting = person
-            .eval(
-                "const pc = window.__spare; \
-                 return [pc.signalingState, pc.localDescription, pc.remoteDescription, \
-                         window.__peerConnection];",
-            )
-            .await?;
-        assert_eq!(
-            waiting,
-            serde_json::json!(["stable", null, null, null]),
-            "{}: no description before Call, and no call",
-            person.name
-        );
-    }
-    for (person, probe) in [&alice, &bob].into_iter().zip(&probes) {
-        let report = probe.report().await?;
-        for kind in ["offer", "answer", "candidate"] {
-            assert_eq!(report.sent(kind), 0, "{}: {report:?}", person.name);
-        }
-    }
-    alice.click("call").await?;
-    assert_in_call(&alice, &bob).await?;
-    for person in [&alice, &bob] {
-        assert_eq!(
-            person
-                .eval("return window.__peerConnection === window.__spare;")
-                .await?,
-            serde_json::json!(true),
-            "{}: the call runs on the connection made before Call",
-            person.name
-        );
-    }
-    Ok(())
-}
-
 /// With only TURN allowed, the call goes through coturn using credentials minted by the
 /// backend: the selected candidate pair is relay/relay and the page says so.
 #[tokio::test]

@@ -44,7 +44,7 @@ pub enum PeerEvent {
 }
 
 /// The ICE part of the configuration, as the server hands it out.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct IceConfig {
     pub servers: Vec<IceServer>,
     pub policy: IceTransportPolicy,
@@ -70,15 +70,7 @@ impl PeerConnection {
     /// A connection with one bundled transport, using `ice`; `on_event` hears everything it
     /// reports until it is closed.
     pub fn new(ice: &IceConfig, on_event: impl Fn(PeerEvent) + 'static) -> Result<Self, JsValue> {
-        let config = configuration(ice);
-        // Made before Call (`session::spare`): the browser gathers its candidates into a pool
-        // at once, kept to itself until an offer or answer is made.
-        Reflect::set(
-            &config,
-            &JsValue::from_str("iceCandidatePoolSize"),
-            &JsValue::from(1),
-        )?;
-        let pc = RtcPeerConnection::new_with_configuration(&config)?;
+        let pc = new_peer_connection(ice)?;
         // Tracks arrive one by one; keep them in one stream so one <video> plays them all.
         let remote_stream = MediaStream::new()?;
         let on_event: Rc<dyn Fn(PeerEvent)> = Rc::new(on_event);
@@ -390,11 +382,6 @@ async fn described(
 /// A bare `RTCPeerConnection` with one bundled transport, using `ice`: the call's (wrapped in
 /// [`PeerConnection`]) and the connection check's throwaway ones.
 pub(super) fn new_peer_connection(ice: &IceConfig) -> Result<RtcPeerConnection, JsValue> {
-    RtcPeerConnection::new_with_configuration(&configuration(ice))
-}
-
-/// One bundled transport, using `ice`.
-fn configuration(ice: &IceConfig) -> RtcConfiguration {
     let config = RtcConfiguration::new();
     config.set_bundle_policy(RtcBundlePolicy::MaxBundle);
     config.set_ice_transport_policy(match ice.policy {
@@ -402,7 +389,7 @@ fn configuration(ice: &IceConfig) -> RtcConfiguration {
         IceTransportPolicy::Relay => RtcIceTransportPolicy::Relay,
     });
     config.set_ice_servers(&ice_servers_to_js(&ice.servers));
-    config
+    RtcPeerConnection::new_with_configuration(&config)
 }
 
 /// `iceServers` for `RTCConfiguration`.

@@ -30,7 +30,6 @@ use web_sys::{HtmlVideoElement, MediaStream, MediaStreamTrack};
 use super::Session;
 use super::chat::CallFiles;
 use super::link::Transport;
-use super::spare::CallParts;
 use super::ui::TileView;
 use crate::browser::channel::{ChannelEvent, DataChannel};
 use crate::browser::clock;
@@ -230,8 +229,7 @@ impl Call {
 }
 
 impl Session {
-    /// Starts a call with `other` on the spare peer connection if it still fits, else on a new
-    /// one (see `spare.rs`).
+    /// Creates the peer connection for a call with `other`.
     pub(super) fn begin_call(&self, other: PeerId) -> Option<CallKey> {
         let mut state = self.state.borrow_mut();
         let role = Role::between(state.room.me()?, &other);
@@ -240,27 +238,48 @@ impl Session {
             generation: state.next_generation,
         };
         state.next_generation += 1;
-        // The spare made ahead of this call, if it still fits; else new parts.
-        let spare = match state.spare.take() {
-            Some(spare) if spare.fits(&state.ice, state.media.as_ref()) => Some(spare),
-            Some(stale) => {
-                stale.close();
-                None
+        let this = self.this.clone();
+        let peer = PeerConnection::new(&state.ice, {
+            let key = key.clone();
+            move |event| {
+                if let Some(session) = this.upgrade() {
+                    session.on_peer_event(&key, event);
+                }
             }
-            None => None,
+        });
+        let peer = match peer {
+            Ok(peer) => Rc::new(peer),
+            Err(error) => {
+                warn("cannot create the peer connection", &error);
+                return None;
+            }
         };
-        let CallParts {
-            key: cell,
-            peer,
-            channel,
-            files,
-            ..
-        } = spare.or_else(|| CallParts::new(&self.this, &state.ice, state.media.as_ref()))?;
-        *cell.borrow_mut() = Some(key.clone());
+        // Events fire as later tasks, so adding tracks here cannot re-enter the session.
+        if let Some(media) = &state.media {
+            peer.add_tracks(&media.tracks(), media.stream());
+        }
         // Sharing before the call: the screen goes out from the start.
         if let Some(screen) = &state.screen {
             peer.replace_video_track(Some(screen.track()));
         }
+        let channel = DataChannel::negotiated(peer.raw(), {
+            let this = self.this.clone();
+            let key = key.clone();
+            move |event| {
+                if let Some(session) = this.upgrade() {
+                    session.on_channel_event(&key, event);
+                }
+            }
+        });
+        let files = DataChannel::files(peer.raw(), {
+            let this = self.this.clone();
+            let key = key.clone();
+            move |event| {
+                if let Some(session) = this.upgrade() {
+                    session.on_files_event(&key, event);
+                }
+            }
+        });
         let network = NetworkWatch::new({
             let this = self.this.clone();
             let key = key.clone();
@@ -434,11 +453,10 @@ impl Session {
             .tiles
             .update(|tiles| tiles.retain(|tile| !ended.contains(&tile.key)));
         self.calls_changed();
-        self.prepare_spare();
     }
 
     /// The data channel opened (each side then sends its state) or said something.
-    pub(super) fn on_channel_event(&self, key: &CallKey, event: ChannelEvent) {
+    fn on_channel_event(&self, key: &CallKey, event: ChannelEvent) {
         match event {
             ChannelEvent::Open => {
                 let controls = self.state.borrow().controls;
@@ -488,7 +506,7 @@ impl Session {
             .map(|call| f(call, transport.as_deref().map(|t| t as &dyn Transport)))
     }
 
-    pub(super) fn on_peer_event(&self, key: &CallKey, event: PeerEvent) {
+    fn on_peer_event(&self, key: &CallKey, event: PeerEvent) {
         match event {
             PeerEvent::LocalCandidate(candidate) => {
                 self.with_call(key, |call, transport| {

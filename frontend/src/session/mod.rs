@@ -18,8 +18,6 @@
 //! - `chat.rs`: chat and file transfers over the call's data channels, and [`chat_ui`] the
 //!   chat log's signals;
 //! - [`ui`]: the signals, writable here and read-only for components;
-//! - `spare.rs`: the next call's peer connection, made while no call runs, which Call or an
-//!   incoming offer adopts;
 //! - `screen.rs`: screen sharing; `devices.rs`: choosing devices and falling back;
 //! - `recovery.rs`: ICE restarts without a click, the recovery's seconds, Retry;
 //! - `hooks.rs` (cargo feature `test-hooks` only): what the browser tests inspect.
@@ -38,7 +36,6 @@ mod outgoing;
 mod recovery;
 mod rejoin;
 mod screen;
-mod spare;
 pub mod ui;
 
 use std::cell::RefCell;
@@ -88,8 +85,6 @@ struct State {
     media: Option<LocalMedia>,
     /// The calls, by the other person: one per other member at most (a full mesh).
     calls: BTreeMap<PeerId, Call>,
-    /// The next call's peer connection, made while no call runs (see `spare.rs`).
-    spare: Option<spare::CallParts>,
     /// Tells a call from an earlier one with the same person.
     next_generation: u64,
     /// The microphone and camera buttons; applied to `media` and told to the other side.
@@ -182,7 +177,6 @@ impl Session {
                 ice_refresh: None,
                 media: None,
                 calls: BTreeMap::new(),
-                spare: None,
                 next_generation: 0,
                 controls: Controls::default(),
                 camera_pending: false,
@@ -217,7 +211,6 @@ impl Session {
             )
         };
         // Released outside the borrow: closing things may fire events synchronously.
-        self.drop_spare();
         self.close_calls(calls);
         drop((media, transport, timer, screen, watchers));
     }
@@ -301,9 +294,6 @@ impl Session {
             self.ui.notice.set(None);
         }
         self.run(actions);
-        if joined {
-            self.prepare_spare();
-        }
     }
 
     fn run(&self, actions: Vec<Action>) {
@@ -323,13 +313,9 @@ impl Session {
                     refresh_after,
                 } => {
                     let refresh = link::refresh_ice_after(self.this.clone(), refresh_after);
-                    {
-                        let mut state = self.state.borrow_mut();
-                        state.ice = IceConfig { servers, policy };
-                        state.ice_refresh = Some(refresh);
-                    }
-                    // A spare made with the servers before would gather with them.
-                    self.prepare_spare();
+                    let mut state = self.state.borrow_mut();
+                    state.ice = IceConfig { servers, policy };
+                    state.ice_refresh = Some(refresh);
                 }
                 Action::RemoteOffer { sdp, from } => self.on_remote_offer(sdp, from),
                 Action::RemoteAnswer { sdp, from } => self.on_remote_answer(sdp, &from),
@@ -386,14 +372,13 @@ impl Session {
         self.calls_changed();
         self.ui.has_media.set(true);
         self.devices_started();
-        self.prepare_spare();
     }
 
     // ----- the person's commands --------------------------------------------------------
 
-    /// Starts a call with everybody in the room: a peer connection each (the first one the
-    /// spare made before), with the local tracks, and an offer to each at once. Does nothing
-    /// unless someone else is here, media is on and no call runs.
+    /// Starts a call with everybody in the room: a peer connection each, with the local
+    /// tracks, whose `negotiationneeded` sends the offer. Does nothing unless someone else is
+    /// here, media is on and no call runs.
     pub fn call(&self) {
         let others = {
             let state = self.state.borrow();
