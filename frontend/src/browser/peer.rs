@@ -260,40 +260,41 @@ impl PeerConnection {
     ///
     /// Uses the argument-less `setLocalDescription()`, which creates the description inside the
     /// connection's operations chain, so no other step can slip between create and set.
-    ///
-    /// The browser is asked at once, not when the future is first polled: the description is
-    /// made on the browser's own thread while this page's other work (its rendering) runs.
-    pub fn set_local_description(
-        &self,
-    ) -> impl Future<Output = Result<(DescriptionKind, String), JsValue>> + use<> {
-        let started = Reflect::get(&self.pc, &JsValue::from_str("setLocalDescription"))
-            .and_then(JsCast::dyn_into::<Function>)
-            .and_then(|method| method.call0(&self.pc))
-            .and_then(JsCast::dyn_into::<js_sys::Promise>);
-        let pc = self.pc.clone();
-        async move { described(&pc, started?).await }
+    pub async fn set_local_description(&self) -> Result<(DescriptionKind, String), JsValue> {
+        let method: Function =
+            Reflect::get(&self.pc, &JsValue::from_str("setLocalDescription"))?.dyn_into()?;
+        let promise: js_sys::Promise = method.call0(&self.pc)?.dyn_into()?;
+        JsFuture::from(promise).await?;
+        let description = self
+            .pc
+            .local_description()
+            .ok_or_else(|| JsValue::from_str("no local description after setting it"))?;
+        let kind = match description.type_() {
+            RtcSdpType::Offer => DescriptionKind::Offer,
+            RtcSdpType::Answer => DescriptionKind::Answer,
+            _ => {
+                return Err(JsValue::from_str(
+                    "local description is neither offer nor answer",
+                ));
+            }
+        };
+        Ok((kind, description.sdp()))
     }
 
     /// Sets the other side's description. (A colliding offer never gets here: the session
     /// ignores it or starts over on a fresh connection, as `call::negotiation` decides.)
-    ///
-    /// The browser is asked at once, not when the future is first polled (see
-    /// [`Self::set_local_description`]).
-    pub fn set_remote_description(
+    pub async fn set_remote_description(
         &self,
         kind: DescriptionKind,
         sdp: &str,
-    ) -> impl Future<Output = Result<(), JsValue>> + use<> {
+    ) -> Result<(), JsValue> {
         let init = RtcSessionDescriptionInit::new(match kind {
             DescriptionKind::Offer => RtcSdpType::Offer,
             DescriptionKind::Answer => RtcSdpType::Answer,
         });
         init.set_sdp(sdp);
-        let promise = self.pc.set_remote_description(&init);
-        async move {
-            JsFuture::from(promise).await?;
-            Ok(())
-        }
+        JsFuture::from(self.pc.set_remote_description(&init)).await?;
+        Ok(())
     }
 
     /// Adds a candidate from the other side; `None` (end of candidates) calls
@@ -356,27 +357,6 @@ impl Drop for PeerConnection {
     fn drop(&mut self) {
         self.close();
     }
-}
-
-/// Waits for `setLocalDescription()`'s promise, then reads what it set.
-async fn described(
-    pc: &RtcPeerConnection,
-    set: js_sys::Promise,
-) -> Result<(DescriptionKind, String), JsValue> {
-    JsFuture::from(set).await?;
-    let description = pc
-        .local_description()
-        .ok_or_else(|| JsValue::from_str("no local description after setting it"))?;
-    let kind = match description.type_() {
-        RtcSdpType::Offer => DescriptionKind::Offer,
-        RtcSdpType::Answer => DescriptionKind::Answer,
-        _ => {
-            return Err(JsValue::from_str(
-                "local description is neither offer nor answer",
-            ));
-        }
-    };
-    Ok((kind, description.sdp()))
 }
 
 /// A bare `RTCPeerConnection` with one bundled transport, using `ice`: the call's (wrapped in

@@ -343,19 +343,15 @@ impl Session {
         if self.state.borrow().calls.contains_key(&other) {
             return;
         }
-        let Some(key) = self.begin_call(other.clone()) else {
-            return;
-        };
-        if let Some(call) = self.state.borrow().calls.get(&other) {
+        if self.begin_call(other.clone()).is_some()
+            && let Some(call) = self.state.borrow().calls.get(&other)
+        {
+            // `negotiationneeded` fires as a later task: this still goes in the first offer.
             call.ensure_video();
             if let Some(screen) = &self.state.borrow().screen {
                 call.replace_video(Some(screen.track()));
             }
         }
-        // The first offer at once, rather than on `negotiationneeded`, which comes as a later
-        // task, after the page rendered the new tile; the browser then finds the offer made
-        // and fires no event for these tracks.
-        self.make_offer(&key);
     }
 
     /// Someone joined the room after us: if we are in the call, we offer to them (they never
@@ -514,13 +510,7 @@ impl Session {
                     send_candidates(transport, ready, &call.other);
                 });
             }
-            // Only when stable, as the specification fires it: `offer_to` may have made the
-            // first offer before this event of the same tracks came.
-            PeerEvent::NegotiationNeeded => {
-                if self.with_call(key, |call, _| call.peer.is_stable()) == Some(true) {
-                    self.make_offer(key);
-                }
-            }
+            PeerEvent::NegotiationNeeded => self.make_offer(key),
             PeerEvent::RemoteStream(stream) => self.show_remote(key, &stream),
             // The same failure as ICE's, seen from the whole connection (see `ConnectionFailed`).
             PeerEvent::ConnectionFailed => {
@@ -579,12 +569,10 @@ impl Session {
         }) else {
             return;
         };
-        // Asked now, so the browser makes the offer while the page renders the new tile.
-        let made = peer.set_local_description();
         let this = self.this.clone();
         let key = key.clone();
         spawn_local(async move {
-            let made = made.await;
+            let made = peer.set_local_description().await;
             let Some(session) = this.upgrade() else {
                 return;
             };
@@ -666,11 +654,9 @@ impl Session {
         kind: DescriptionKind,
         sdp: String,
     ) {
-        // Asked now, so the browser works on it while the page renders the new tile.
-        let set = peer.set_remote_description(kind, &sdp);
         let this = self.this.clone();
         spawn_local(async move {
-            let set = set.await;
+            let set = peer.set_remote_description(kind, &sdp).await;
             let Some(session) = this.upgrade() else {
                 return;
             };
