@@ -12,6 +12,7 @@
 
 use serde::{Deserialize, Deserializer};
 
+use crate::server_decode::required;
 use crate::{PeerId, PeerMessage, TransferSide};
 
 /// The `type` of a peer message: the variants of [`PeerMessage`], as named on the wire.
@@ -42,11 +43,6 @@ struct Fields {
     size: Option<u64>,
     sha256: Option<String>,
     by: Option<TransferSide>,
-}
-
-/// A required field of the chosen variant, or serde's `missing field` error.
-fn required<T, E: serde::de::Error>(field: Option<T>, name: &'static str) -> Result<T, E> {
-    field.ok_or_else(|| E::missing_field(name))
 }
 
 impl<'de> Deserialize<'de> for PeerMessage {

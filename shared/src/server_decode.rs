@@ -61,8 +61,12 @@ struct Fields {
     message: Option<String>,
 }
 
-/// A required field of the chosen variant, or serde's `missing field` error.
-fn required<T, E: serde::de::Error>(field: Option<T>, name: &'static str) -> Result<T, E> {
+/// A required field of the chosen variant, or serde's `missing field` error (also used by
+/// `peer_decode.rs`).
+pub(crate) fn required<T, E: serde::de::Error>(
+    field: Option<T>,
+    name: &'static str,
+) -> Result<T, E> {
     field.ok_or_else(|| E::missing_field(name))
 }
 
